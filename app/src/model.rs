@@ -1,0 +1,138 @@
+//! Types that cross the wire between the server and the browser, and the limits on what users may ask.
+
+use serde::{Deserialize, Serialize};
+
+pub const DEFAULT_TERM: &str = "delta";
+pub const DEFAULT_LIMIT: u32 = 500;
+pub const MAX_LIMIT: u32 = 5000;
+pub const MAX_TERM_CHARS: usize = 100;
+pub const DEFAULT_TTL_S: u64 = 60;
+pub const MAX_TTL_S: u64 = 86_400;
+
+/// The seed's query, with the search term and the row limit as bound parameters.
+pub const ARTICLE_SQL: &str =
+    "select SQL_NO_CACHE OBJECTID, Sentence, Title, Source from articles where Sentence like ? order by OBJECTID limit ?";
+
+/// The default query exactly as the seed wrote it, shown on the Home page.
+pub const SEED_SQL: &str =
+    "select SQL_NO_CACHE OBJECTID, Sentence, Title, Source from articles where Sentence like '%delta%' order by OBJECTID limit 500";
+
+/// A validated search: a literal substring of `Sentence` and how many rows to return.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ArticleQuery {
+    pub term: String,
+    pub limit: u32,
+}
+
+impl ArticleQuery {
+    /// Checks what a user typed; the error says what to change.
+    pub fn new(term: Option<&str>, limit: Option<u32>) -> Result<Self, String> {
+        let term = term.unwrap_or(DEFAULT_TERM).trim();
+        if term.is_empty() {
+            return Err("the search term is empty".into());
+        }
+        if term.chars().count() > MAX_TERM_CHARS {
+            return Err(format!("the search term is longer than {MAX_TERM_CHARS} characters"));
+        }
+        if term.chars().any(char::is_control) {
+            return Err("the search term contains control characters".into());
+        }
+        let limit = limit.unwrap_or(DEFAULT_LIMIT);
+        if !(1..=MAX_LIMIT).contains(&limit) {
+            return Err(format!("limit must be between 1 and {MAX_LIMIT}, got {limit}"));
+        }
+        Ok(Self { term: term.to_string(), limit })
+    }
+
+    /// The LIKE pattern: the term matched literally, wherever it occurs.
+    pub fn like_pattern(&self) -> String {
+        let mut p = String::with_capacity(self.term.len() + 2);
+        p.push('%');
+        for c in self.term.chars() {
+            if matches!(c, '%' | '_' | '\\') {
+                p.push('\\');
+            }
+            p.push(c);
+        }
+        p.push('%');
+        p
+    }
+}
+
+pub fn validate_ttl(ttl: Option<u64>) -> Result<u64, String> {
+    let ttl = ttl.unwrap_or(DEFAULT_TTL_S);
+    if (1..=MAX_TTL_S).contains(&ttl) {
+        Ok(ttl)
+    } else {
+        Err(format!("ttl must be between 1 and {MAX_TTL_S} seconds, got {ttl}"))
+    }
+}
+
+/// One row of the seed's query, named as the seed's columns are.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+pub struct Article {
+    #[serde(rename = "OBJECTID")]
+    #[cfg_attr(feature = "ssr", sqlx(rename = "OBJECTID"))]
+    pub object_id: i32,
+    #[serde(rename = "Sentence")]
+    #[cfg_attr(feature = "ssr", sqlx(rename = "Sentence"))]
+    pub sentence: String,
+    #[serde(rename = "Title")]
+    #[cfg_attr(feature = "ssr", sqlx(rename = "Title"))]
+    pub title: String,
+    #[serde(rename = "Source")]
+    #[cfg_attr(feature = "ssr", sqlx(rename = "Source"))]
+    pub source: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    Mysql,
+    Cache,
+}
+
+/// What a query page shows and the JSON API returns.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct QueryOutcome {
+    pub source: Source,
+    pub hit: bool,
+    /// Server-side time for the whole path (cache lookup, database query, cache fill), in microseconds.
+    pub elapsed_us: u64,
+    /// Seconds the cached entry has left; `None` when nothing is cached (the MySQL path, or Redis down).
+    pub ttl_remaining_s: Option<u64>,
+    pub row_count: usize,
+    pub rows: Vec<Article>,
+    /// Why the cache could not be used, when it could not: the answer then came from MySQL.
+    pub cache_error: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_seeds_query() {
+        let q = ArticleQuery::new(None, None).unwrap();
+        assert_eq!((q.term.as_str(), q.limit), ("delta", 500));
+        assert_eq!(q.like_pattern(), "%delta%");
+    }
+
+    #[test]
+    fn wildcards_in_the_term_are_literal() {
+        let q = ArticleQuery::new(Some("50%_a\\b"), Some(3)).unwrap();
+        assert_eq!(q.like_pattern(), "%50\\%\\_a\\\\b%");
+    }
+
+    #[test]
+    fn bad_input_is_refused_with_a_reason() {
+        assert!(ArticleQuery::new(Some("  "), None).unwrap_err().contains("empty"));
+        assert!(ArticleQuery::new(Some("x"), Some(0)).unwrap_err().contains("between 1 and"));
+        assert!(ArticleQuery::new(Some("x"), Some(MAX_LIMIT + 1)).unwrap_err().contains("between 1 and"));
+        assert!(ArticleQuery::new(Some(&"y".repeat(101)), None).unwrap_err().contains("longer"));
+        assert!(ArticleQuery::new(Some("a\u{0}b"), None).unwrap_err().contains("control"));
+        assert!(validate_ttl(Some(0)).is_err());
+        assert_eq!(validate_ttl(None), Ok(60));
+    }
+}

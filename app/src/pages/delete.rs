@@ -1,0 +1,34 @@
+//! Delete Cache: removes the entries cachelens wrote, and only those.
+
+use leptos::prelude::*;
+
+use crate::pages::error_text;
+
+#[server]
+pub async fn delete_cache() -> Result<u64, ServerFnError> {
+    use crate::server::respond::{app_state, fail};
+
+    let state = app_state()?;
+    crate::server::cache::delete_cached(&state).await.map_err(|e| fail(503, e))
+}
+
+#[component]
+pub fn DeletePage() -> impl IntoView {
+    let delete = ServerAction::<DeleteCache>::new();
+    view! {
+        <h1>"Delete Cache"</h1>
+        <div class="explain">
+            <p>
+                "Removes every key cachelens stored, found with SCAN and removed with UNLINK. Unlike the seed's "
+                "FLUSHALL it leaves everything else in a shared Redis alone. The next Query Cache is a miss."
+            </p>
+        </div>
+        <ActionForm action=delete>
+            <button type="submit" id="delete-cache">"Delete Cache"</button>
+        </ActionForm>
+        {move || delete.value().get().map(|answer| match answer {
+            Ok(n) => view! { <p class="banner ok" id="deleted" data-deleted=n>{format!("Deleted {n} cached entries.")}</p> }.into_any(),
+            Err(e) => view! { <div class="error-panel" role="alert">{error_text(&e)}</div> }.into_any(),
+        })}
+    }
+}

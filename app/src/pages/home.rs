@@ -1,0 +1,92 @@
+//! Home: what cachelens measures, and whether MySQL and Redis answer right now.
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// One round trip to a backing service.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Probe {
+    pub up: bool,
+    /// Round-trip time of the probe in microseconds, when it answered.
+    pub rtt_us: Option<u64>,
+    /// What went wrong, worded for a person; empty when up.
+    pub detail: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ServiceStatus {
+    pub mysql: Probe,
+    pub redis: Probe,
+    /// How many status checks this server has answered, so a refresh visibly reaches the server.
+    pub check: u64,
+}
+
+#[server]
+pub async fn check_services() -> Result<ServiceStatus, ServerFnError> {
+    let state = expect_context::<crate::server::state::AppState>();
+    Ok(state.status().await)
+}
+
+pub fn format_ms(us: u64) -> String {
+    format!("{:.2} ms", us as f64 / 1000.0)
+}
+
+#[component]
+pub fn HomePage() -> impl IntoView {
+    let refresh = RwSignal::new(0u32);
+    let status = Resource::new(move || refresh.get(), |_| check_services());
+
+    view! {
+        <section class="intro">
+            <h1>"How much does a cache accelerate MySQL?"</h1>
+            <p>
+                "cachelens runs the same query against MySQL and, cache-aside, against Redis, and times both on "
+                "the server. The first cache query finds nothing and populates Redis from MySQL; the ones after "
+                "it are served from Redis until the entry expires."
+            </p>
+            <ol>
+                <li><a href="/mysql">"Query MySQL"</a>" runs the query on the database every time."</li>
+                <li><a href="/cache">"Query Cache"</a>" looks in Redis first. The first press is a miss and "
+                    "populates the cache; the next presses are hits."</li>
+                <li><a href="/delete">"Delete Cache"</a>" removes cachelens's entries, so the next cache query is a miss again."</li>
+            </ol>
+            <p>"The query, as the original sample wrote it (cachelens binds the term and the limit as parameters):"</p>
+            <pre class="sql">{crate::model::SEED_SQL}</pre>
+        </section>
+        <section class="status">
+            <h2>"Services"</h2>
+            <button id="refresh-status" on:click=move |_| refresh.update(|n| *n += 1)>"Refresh status"</button>
+            <Transition fallback=|| view! { <p>"Checking services…"</p> }>
+                {move || status.get().map(|answer| match answer {
+                    Ok(s) => view! { <StatusTable status=s/> }.into_any(),
+                    Err(e) => view! { <p class="error">"Status check failed: " {e.to_string()}</p> }.into_any(),
+                })}
+            </Transition>
+        </section>
+    }
+}
+
+#[component]
+fn StatusTable(status: ServiceStatus) -> impl IntoView {
+    let row = |name: &'static str, p: Probe| {
+        let state = if p.up { "up" } else { "down" };
+        view! {
+            <tr data-service=name>
+                <th>{name}</th>
+                <td class=format!("state {state}")>{state}</td>
+                <td class="rtt">{p.rtt_us.map(format_ms).unwrap_or_else(|| "—".into())}</td>
+                <td class="detail">{p.detail}</td>
+            </tr>
+        }
+    };
+    view! {
+        <table class="services">
+            <thead><tr><th>"Service"</th><th>"State"</th><th>"Round trip"</th><th>"Detail"</th></tr></thead>
+            <tbody>
+                {row("MySQL", status.mysql)}
+                {row("Redis", status.redis)}
+            </tbody>
+        </table>
+        <p class="muted">"Status check #" <span id="check-number">{status.check}</span></p>
+    }
+}

@@ -1,0 +1,107 @@
+//! The JSON API: the same code paths as the pages, for scripts and the benchmark.
+//!
+//! `GET /api/query/mysql?term=&limit=`, `GET /api/query/cache?term=&limit=&ttl=`, `POST /api/cache/delete`.
+//! Errors are `{"error": "…"}` with 400 for a bad parameter and 503 when a service is down.
+
+use axum::{
+    body::Body,
+    extract::{Query, State},
+    http::{header, StatusCode},
+    response::{IntoResponse, Response},
+    routing::{get, post},
+    Json, Router,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::model::{validate_ttl, ArticleQuery, Source};
+use crate::server::articles::QueryFailure;
+use crate::server::cache::{self, Answer};
+use crate::server::state::AppState;
+
+pub fn routes(state: AppState) -> Router {
+    Router::new()
+        .route("/api/query/mysql", get(query_mysql))
+        .route("/api/query/cache", get(query_cache))
+        .route("/api/cache/delete", post(delete_cache))
+        .with_state(state)
+}
+
+/// Numbers arrive as text so a malformed one gets our message instead of axum's.
+#[derive(Deserialize)]
+struct QueryParams {
+    term: Option<String>,
+    limit: Option<String>,
+    ttl: Option<String>,
+}
+
+impl QueryParams {
+    fn article_query(&self) -> Result<ArticleQuery, QueryFailure> {
+        let limit = parse_number("limit", self.limit.as_deref())?;
+        ArticleQuery::new(self.term.as_deref(), limit).map_err(QueryFailure::Invalid)
+    }
+
+    fn ttl(&self) -> Result<u64, QueryFailure> {
+        validate_ttl(parse_number("ttl", self.ttl.as_deref())?).map_err(QueryFailure::Invalid)
+    }
+}
+
+fn parse_number<T: std::str::FromStr>(name: &str, raw: Option<&str>) -> Result<Option<T>, QueryFailure> {
+    raw.map(|r| r.trim().parse::<T>().map_err(|_| QueryFailure::Invalid(format!("{name} must be a whole number, got {r:?}"))))
+        .transpose()
+}
+
+async fn query_mysql(State(state): State<AppState>, Query(params): Query<QueryParams>) -> Response {
+    let answer = async { cache::query_mysql(&state, &params.article_query()?).await };
+    respond(answer.await)
+}
+
+async fn query_cache(State(state): State<AppState>, Query(params): Query<QueryParams>) -> Response {
+    let answer = async { cache::query_cache(&state, &params.article_query()?, params.ttl()?).await };
+    respond(answer.await)
+}
+
+async fn delete_cache(State(state): State<AppState>) -> Response {
+    match cache::delete_cached(&state).await {
+        Ok(deleted) => Json(serde_json::json!({ "deleted": deleted })).into_response(),
+        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e),
+    }
+}
+
+/// Everything of the answer but its rows.
+#[derive(Serialize)]
+struct Envelope {
+    source: Source,
+    hit: bool,
+    elapsed_us: u64,
+    ttl_remaining_s: Option<u64>,
+    row_count: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cache_error: Option<String>,
+}
+
+fn respond(answer: Result<Answer, QueryFailure>) -> Response {
+    let answer = match answer {
+        Ok(a) => a,
+        Err(f) => return error(StatusCode::from_u16(f.status()).expect("valid status"), f.message()),
+    };
+    let envelope = Envelope {
+        source: answer.source,
+        hit: answer.hit,
+        elapsed_us: answer.elapsed_us,
+        ttl_remaining_s: answer.ttl_remaining_s,
+        row_count: answer.rows.count,
+        cache_error: answer.cache_error,
+    };
+    // The rows are already JSON (straight from Redis on a hit): splice them in rather than parse and re-encode.
+    let mut body = serde_json::to_vec(&envelope).expect("envelope serializes");
+    body.pop(); // the closing brace
+    body.reserve(answer.rows.json.len() + 10);
+    body.extend_from_slice(b",\"rows\":");
+    body.extend_from_slice(&answer.rows.json);
+    body.push(b'}');
+    ([(header::CONTENT_TYPE, "application/json")], Body::from(body)).into_response()
+}
+
+pub fn error(status: StatusCode, message: String) -> Response {
+    (status, Json(serde_json::json!({ "error": message }))).into_response()
+}

@@ -1,0 +1,80 @@
+//! The seed's query against MySQL.
+
+use std::time::Instant;
+
+use bytes::Bytes;
+use sqlx::mysql::MySqlPool;
+
+use crate::model::{Article, ArticleQuery, ARTICLE_SQL};
+use crate::server::connections::redact_error;
+
+/// Why a query produced no rows; each maps to an HTTP status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum QueryFailure {
+    /// The request itself is wrong (400).
+    Invalid(String),
+    /// MySQL could not answer (503).
+    DatabaseDown(String),
+}
+
+impl QueryFailure {
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::Invalid(_) => 400,
+            Self::DatabaseDown(_) => 503,
+        }
+    }
+
+    pub fn message(&self) -> String {
+        match self {
+            Self::Invalid(m) => m.clone(),
+            Self::DatabaseDown(m) => format!("MySQL is unavailable: {m}"),
+        }
+    }
+}
+
+/// Rows as the JSON array the API and the cache hold, with their count, so a cache hit can hand the bytes
+/// on without parsing them.
+#[derive(Clone, Debug)]
+pub struct RowsJson {
+    pub count: usize,
+    pub json: Bytes,
+}
+
+impl RowsJson {
+    pub fn encode(rows: &[Article]) -> Self {
+        let json = serde_json::to_vec(rows).expect("articles always serialize");
+        Self { count: rows.len(), json: Bytes::from(json) }
+    }
+
+    pub fn decode(&self) -> Result<Vec<Article>, String> {
+        serde_json::from_slice(&self.json).map_err(|e| format!("cached rows are not valid: {e}"))
+    }
+}
+
+/// Runs the query and times it; the time covers the round trip and reading every row.
+pub async fn fetch(db: &MySqlPool, query: &ArticleQuery) -> Result<(RowsJson, u64), QueryFailure> {
+    let started = Instant::now();
+    let rows = fetch_rows(db, query).await?;
+    let encoded = RowsJson::encode(&rows);
+    Ok((encoded, started.elapsed().as_micros() as u64))
+}
+
+pub async fn fetch_rows(db: &MySqlPool, query: &ArticleQuery) -> Result<Vec<Article>, QueryFailure> {
+    sqlx::query_as::<_, Article>(ARTICLE_SQL)
+        .bind(query.like_pattern())
+        .bind(query.limit)
+        .fetch_all(db)
+        .await
+        .map_err(classify)
+}
+
+fn classify(e: sqlx::Error) -> QueryFailure {
+    match &e {
+        // The server answered but refused the statement: a missing table is a setup problem the user can fix.
+        sqlx::Error::Database(db) if db.code().as_deref() == Some("42S02") => QueryFailure::DatabaseDown(
+            "the articles table does not exist yet: run `cachelens load-data`".into(),
+        ),
+        _ => QueryFailure::DatabaseDown(redact_error(e)),
+    }
+}

@@ -1,0 +1,204 @@
+//! Cache-aside in Redis: look up, fall back to MySQL and fill, delete only what cachelens wrote.
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use fred::prelude::*;
+use fred::types::scan::Scanner;
+use futures::StreamExt;
+use sha2::{Digest, Sha256};
+
+use crate::model::{ArticleQuery, Source, ARTICLE_SQL};
+use crate::server::articles::{self, QueryFailure, RowsJson};
+use crate::server::state::AppState;
+
+/// Bumped whenever the cached value's layout changes, so old entries are never misread.
+const SCHEMA_VERSION: &str = "v1";
+/// Budget for one cache command; past it the answer comes from MySQL instead.
+const CACHE_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// Result of a query on either path, with the rows still as JSON bytes.
+#[derive(Clone, Debug)]
+pub struct Answer {
+    pub source: Source,
+    pub hit: bool,
+    pub elapsed_us: u64,
+    pub ttl_remaining_s: Option<u64>,
+    pub rows: RowsJson,
+    pub cache_error: Option<String>,
+}
+
+impl Answer {
+    pub fn into_outcome(self) -> Result<crate::model::QueryOutcome, QueryFailure> {
+        let rows = self.rows.decode().map_err(QueryFailure::DatabaseDown)?;
+        Ok(crate::model::QueryOutcome {
+            source: self.source,
+            hit: self.hit,
+            elapsed_us: self.elapsed_us,
+            ttl_remaining_s: self.ttl_remaining_s,
+            row_count: self.rows.count,
+            rows,
+            cache_error: self.cache_error,
+        })
+    }
+}
+
+/// Key = prefix, schema version, and a hash of the SQL with its parameters: any change to either is a new key.
+pub fn cache_key(prefix: &str, query: &ArticleQuery) -> String {
+    let mut h = Sha256::new();
+    h.update(ARTICLE_SQL.as_bytes());
+    h.update([0]);
+    h.update(query.like_pattern().as_bytes());
+    h.update([0]);
+    h.update(query.limit.to_string().as_bytes());
+    let digest = h.finalize();
+    let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    format!("{prefix}:{SCHEMA_VERSION}:q:{hex}")
+}
+
+/// The stored value: the row count, a newline, then the rows' JSON, so a hit needs no parsing.
+fn encode_value(rows: &RowsJson) -> Bytes {
+    let mut v = Vec::with_capacity(rows.json.len() + 8);
+    v.extend_from_slice(rows.count.to_string().as_bytes());
+    v.push(b'\n');
+    v.extend_from_slice(&rows.json);
+    Bytes::from(v)
+}
+
+fn decode_value(value: Bytes) -> Option<RowsJson> {
+    let newline = value.iter().position(|&b| b == b'\n')?;
+    let count = std::str::from_utf8(&value[..newline]).ok()?.parse().ok()?;
+    Some(RowsJson { count, json: value.slice(newline + 1..) })
+}
+
+pub async fn query_mysql(state: &AppState, query: &ArticleQuery) -> Result<Answer, QueryFailure> {
+    let (rows, elapsed_us) = articles::fetch(&state.db, query).await?;
+    Ok(Answer { source: Source::Mysql, hit: false, elapsed_us, ttl_remaining_s: None, rows, cache_error: None })
+}
+
+/// Redis GET; on a hit MySQL is not touched. On a miss, MySQL then SET with EX ttl. Redis trouble never fails
+/// the request: the answer then comes from MySQL with `cache_error` saying why.
+pub async fn query_cache(state: &AppState, query: &ArticleQuery, ttl_s: u64) -> Result<Answer, QueryFailure> {
+    let started = Instant::now();
+    let key = cache_key(&state.cache_prefix, query);
+    let client = state.redis.next_connected();
+    if !client.is_connected() {
+        return fallback(state, query, "Redis is not connected".into()).await;
+    }
+
+    match lookup(client, &key).await {
+        Ok(Some((rows, ttl))) => {
+            return Ok(Answer {
+                source: Source::Cache,
+                hit: true,
+                elapsed_us: started.elapsed().as_micros() as u64,
+                ttl_remaining_s: ttl,
+                rows,
+                cache_error: None,
+            })
+        }
+        Ok(None) => {}
+        Err(e) => return fallback(state, query, e).await,
+    }
+
+    let rows = articles::fetch_rows(&state.db, query).await.map(|r| RowsJson::encode(&r))?;
+    let stored = tokio::time::timeout(
+        CACHE_TIMEOUT,
+        client.set::<(), _, _>(&key, encode_value(&rows), Some(Expiration::EX(ttl_s as i64)), None, false),
+    )
+    .await;
+    let cache_error = match stored {
+        Ok(Ok(())) => None,
+        Ok(Err(e)) => Some(format!("could not store in Redis: {}", e.details())),
+        Err(_) => Some(format!("Redis did not answer within {CACHE_TIMEOUT:?}")),
+    };
+    Ok(Answer {
+        source: Source::Mysql,
+        hit: false,
+        elapsed_us: started.elapsed().as_micros() as u64,
+        ttl_remaining_s: cache_error.is_none().then_some(ttl_s),
+        rows,
+        cache_error,
+    })
+}
+
+/// GET and TTL in one round trip.
+async fn lookup(client: &Client, key: &str) -> Result<Option<(RowsJson, Option<u64>)>, String> {
+    let pipeline = client.pipeline();
+    let queued = async {
+        let _: () = pipeline.get(key).await?;
+        let _: () = pipeline.ttl(key).await?;
+        pipeline.all::<(Option<Bytes>, i64)>().await
+    };
+    let (value, ttl) = match tokio::time::timeout(CACHE_TIMEOUT, queued).await {
+        Ok(Ok(answer)) => answer,
+        Ok(Err(e)) => return Err(format!("Redis: {}", e.details())),
+        Err(_) => return Err(format!("Redis did not answer within {CACHE_TIMEOUT:?}")),
+    };
+    // A value we cannot read (another writer, a half-written entry) is treated as a miss and overwritten.
+    Ok(value.and_then(decode_value).map(|rows| (rows, u64::try_from(ttl).ok())))
+}
+
+async fn fallback(state: &AppState, query: &ArticleQuery, why: String) -> Result<Answer, QueryFailure> {
+    tracing::warn!("cache unavailable, answering from MySQL: {why}");
+    let mut answer = query_mysql(state, query).await?;
+    answer.cache_error = Some(why);
+    Ok(answer)
+}
+
+/// Removes every key under the cachelens prefix (SCAN + UNLINK) and nothing else: never FLUSHALL, which
+/// would wipe whatever else shares the Redis.
+pub async fn delete_cached(state: &AppState) -> Result<u64, String> {
+    let client = state.redis.next_connected();
+    if !client.is_connected() {
+        return Err("Redis is not connected".into());
+    }
+    let pattern = format!("{}:*", state.cache_prefix);
+    let mut deleted = 0u64;
+    let mut pages = if client.is_clustered() {
+        client.scan_cluster(pattern, Some(1000), None).boxed()
+    } else {
+        client.scan(pattern, Some(1000), None).boxed()
+    };
+    while let Some(page) = pages.next().await {
+        let mut page = page.map_err(|e| format!("Redis SCAN failed: {}", e.details()))?;
+        if let Some(keys) = page.take_results() {
+            if !keys.is_empty() {
+                // Keys from one page of one node, so in cluster mode they share a node, not a slot: one UNLINK each.
+                for key in keys {
+                    deleted += client
+                        .unlink::<u64, _>(key)
+                        .await
+                        .map_err(|e| format!("Redis UNLINK failed: {}", e.details()))?;
+                }
+            }
+        }
+    }
+    Ok(deleted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_depends_on_every_parameter_and_carries_the_prefix() {
+        let a = ArticleQuery::new(Some("delta"), Some(500)).unwrap();
+        let b = ArticleQuery::new(Some("delta"), Some(499)).unwrap();
+        let c = ArticleQuery::new(Some("Delta"), Some(500)).unwrap();
+        let ka = cache_key("cachelens", &a);
+        assert!(ka.starts_with("cachelens:v1:q:"), "{ka}");
+        assert_eq!(ka, cache_key("cachelens", &a));
+        assert_ne!(ka, cache_key("cachelens", &b));
+        assert_ne!(ka, cache_key("cachelens", &c));
+        assert_ne!(ka, cache_key("other", &a));
+    }
+
+    #[test]
+    fn stored_value_round_trips_without_parsing_rows() {
+        let rows = RowsJson { count: 2, json: Bytes::from_static(b"[{\"a\":1},{\"a\":2}]") };
+        let back = decode_value(encode_value(&rows)).unwrap();
+        assert_eq!((back.count, &back.json[..]), (2, &rows.json[..]));
+        assert!(decode_value(Bytes::from_static(b"garbage")).is_none());
+    }
+}

@@ -1,0 +1,81 @@
+//! The `cachelens` command line.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(name = "cachelens", version, about = "Measure how much a Redis cache accelerates MySQL")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Serve the dashboard and the JSON API.
+    Serve(ServeArgs),
+}
+
+/// Where MySQL and Redis are. Values may carry passwords, so clap never echoes them in --help.
+#[derive(Args, Debug, Clone)]
+pub struct ConnectionArgs {
+    /// MySQL URL, e.g. mysql://user:password@127.0.0.1:3306/covid
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: String,
+    /// Redis URL: redis://, rediss:// (TLS), redis-cluster://, with optional user:password@
+    #[arg(long, env = "REDIS_URL", hide_env_values = true, default_value = "redis://127.0.0.1:6379")]
+    pub redis_url: String,
+    /// Largest number of MySQL connections the server opens.
+    #[arg(long, env = "CACHELENS_DB_POOL", default_value_t = 16)]
+    pub db_pool: u32,
+    /// Number of multiplexed Redis connections.
+    #[arg(long, env = "CACHELENS_REDIS_POOL", default_value_t = 4)]
+    pub redis_pool: usize,
+    /// Namespace of every key cachelens writes; Delete Cache removes `<prefix>:*` and nothing else.
+    #[arg(long, env = "CACHELENS_CACHE_PREFIX", default_value = "cachelens", value_parser = parse_prefix)]
+    pub cache_prefix: String,
+}
+
+/// The prefix becomes part of a SCAN pattern, so glob characters would widen what Delete Cache removes.
+fn parse_prefix(s: &str) -> Result<String, String> {
+    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')) {
+        Ok(s.to_string())
+    } else {
+        Err("use letters, digits, '-', '_' or '.' only".into())
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "CACHELENS_ADDR", default_value = "127.0.0.1:8008")]
+    pub addr: SocketAddr,
+    /// Folder holding the built site (pkg/cachelens.js, .wasm, .css and the public assets).
+    #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
+    pub site_root: String,
+    #[command(flatten)]
+    pub connections: ConnectionArgs,
+}
+
+pub async fn main() -> ExitCode {
+    init_tracing();
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Command::Serve(args) => crate::server::http::serve(args).await,
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("cachelens: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,fred=warn"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}

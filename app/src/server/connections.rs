@@ -1,0 +1,113 @@
+//! Building the MySQL pool and the Redis client, and probing both.
+//!
+//! Both are created lazily: the server must start and show the services as down when they are unreachable,
+//! and pick them up again without a restart when they come back.
+
+use std::time::{Duration, Instant};
+
+use fred::prelude::*;
+use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
+
+use crate::pages::home::Probe;
+
+/// How long one probe may take before the service counts as down.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+
+pub fn mysql_pool(url: &str, max_connections: u32) -> Result<MySqlPool, String> {
+    let options: MySqlConnectOptions =
+        url.parse().map_err(|e| format!("DATABASE_URL is not a valid MySQL URL: {}", redact_error(e)))?;
+    Ok(MySqlPoolOptions::new()
+        .max_connections(max_connections)
+        .min_connections(0)
+        .acquire_timeout(Duration::from_secs(3))
+        .connect_lazy_with(options))
+}
+
+/// A pool of multiplexed Redis connections that keeps reconnecting in the background.
+pub fn redis_pool(url: &str, size: usize) -> Result<fred::clients::Pool, String> {
+    let config = Config::from_url(url).map_err(|e| format!("REDIS_URL is not a valid Redis URL: {}", e.details()))?;
+    let pool = Builder::from_config(config)
+        .with_config(|c| c.fail_fast = false)
+        .with_performance_config(|p| p.default_command_timeout = Duration::from_secs(2))
+        .with_connection_config(|c| {
+            c.connection_timeout = Duration::from_secs(2);
+            c.internal_command_timeout = Duration::from_secs(2);
+            c.max_command_attempts = 1;
+        })
+        .set_policy(ReconnectPolicy::new_constant(0, 250))
+        .build_pool(size)
+        .map_err(|e| format!("cannot build the Redis client: {}", e.details()))?;
+    // The connection task runs for the life of the process; its errors are reported by the probes.
+    let _ = pool.connect();
+    Ok(pool)
+}
+
+pub async fn probe_mysql(db: &MySqlPool) -> Probe {
+    let started = Instant::now();
+    let answer = tokio::time::timeout(PROBE_TIMEOUT, sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(db)).await;
+    match answer {
+        Ok(Ok(1)) => up(started),
+        Ok(Ok(other)) => down(format!("SELECT 1 answered {other}")),
+        Ok(Err(e)) => down(redact_error(e)),
+        Err(_) => down(format!("no answer within {PROBE_TIMEOUT:?}")),
+    }
+}
+
+pub async fn probe_redis(redis: &fred::clients::Pool) -> Probe {
+    let started = Instant::now();
+    let answer = tokio::time::timeout(PROBE_TIMEOUT, redis.next().ping::<String>(None)).await;
+    match answer {
+        Ok(Ok(pong)) if pong == "PONG" => up(started),
+        Ok(Ok(other)) => down(format!("PING answered {other:?}")),
+        Ok(Err(e)) => down(format!("Redis: {}", e.details())),
+        Err(_) => down(format!("no answer within {PROBE_TIMEOUT:?}")),
+    }
+}
+
+fn up(started: Instant) -> Probe {
+    Probe { up: true, rtt_us: Some(started.elapsed().as_micros() as u64), detail: String::new() }
+}
+
+fn down(detail: String) -> Probe {
+    Probe { up: false, rtt_us: None, detail }
+}
+
+/// sqlx errors never carry the password, but configuration errors can quote the URL they failed on; strip
+/// anything that looks like `user:password@` before an error reaches a page or a log.
+pub fn redact_error(e: impl std::fmt::Display) -> String {
+    redact_userinfo(&e.to_string())
+}
+
+pub fn redact_userinfo(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(scheme) = rest.find("://") {
+        let (head, tail) = rest.split_at(scheme + 3);
+        out.push_str(head);
+        let end = tail.find(|c: char| c.is_whitespace() || c == '/' || c == '"').unwrap_or(tail.len());
+        match tail[..end].rfind('@') {
+            Some(at) => {
+                out.push_str("***@");
+                rest = &tail[at + 1..];
+            }
+            None => rest = tail,
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_userinfo;
+
+    #[test]
+    fn userinfo_is_masked_and_the_rest_kept() {
+        assert_eq!(
+            redact_userinfo("cannot reach mysql://app:s3cret@db:3306/covid now"),
+            "cannot reach mysql://***@db:3306/covid now"
+        );
+        assert_eq!(redact_userinfo("redis://cache:6379"), "redis://cache:6379");
+        assert_eq!(redact_userinfo("a rediss://:tok@en@h:1 b redis://u:p@x"), "a rediss://***@h:1 b redis://***@x");
+    }
+}

@@ -1,0 +1,80 @@
+//! The axum router: Leptos pages and server functions, static files and the JSON endpoints.
+
+use axum::{extract::State, routing::get, Json, Router};
+use leptos::prelude::*;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+
+use crate::app::{shell, App};
+use crate::server::cli::ServeArgs;
+use crate::server::connections::{mysql_pool, redis_pool};
+use crate::server::state::AppState;
+
+pub async fn serve(args: ServeArgs) -> Result<(), String> {
+    let db = mysql_pool(&args.connections.database_url, args.connections.db_pool)?;
+    let redis = redis_pool(&args.connections.redis_url, args.connections.redis_pool)?;
+    let state = AppState::new(db, redis, &args.connections.cache_prefix);
+    let options = leptos_options(&args)?;
+
+    let listener = tokio::net::TcpListener::bind(args.addr)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", args.addr))?;
+    tracing::info!("cachelens listening on http://{}", args.addr);
+    axum::serve(listener, router(state, options))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|e| format!("server stopped: {e}"))
+}
+
+pub fn router(state: AppState, options: LeptosOptions) -> Router {
+    let routes = generate_route_list(App);
+    let api = Router::new()
+        .route("/healthz", get(healthz))
+        .with_state(state.clone())
+        .merge(crate::server::api::routes(state.clone()));
+    let pages = Router::new()
+        .leptos_routes_with_context(
+            &options,
+            routes,
+            {
+                let state = state.clone();
+                move || provide_context(state.clone())
+            },
+            {
+                let options = options.clone();
+                move || shell(options.clone())
+            },
+        )
+        .fallback(leptos_axum::file_and_error_handler(shell))
+        .with_state(options);
+    api.merge(pages)
+}
+
+/// Liveness plus what each backing service says; 200 whenever the process can answer, because a dead Redis
+/// or MySQL is something the app degrades around, not a reason to restart it.
+async fn healthz(State(state): State<AppState>) -> Json<serde_json::Value> {
+    let status = state.status().await;
+    Json(serde_json::json!({ "status": "ok", "mysql": status.mysql, "redis": status.redis }))
+}
+
+/// Under `cargo leptos watch` the LEPTOS_* variables describe the build; run alone, the binary uses its flags.
+fn leptos_options(args: &ServeArgs) -> Result<LeptosOptions, String> {
+    let mut options = if std::env::var_os("LEPTOS_OUTPUT_NAME").is_some() {
+        get_configuration(None).map_err(|e| format!("bad LEPTOS_* environment: {e}"))?.leptos_options
+    } else {
+        LeptosOptions::builder().output_name("cachelens").site_root(args.site_root.as_str()).build()
+    };
+    options.site_addr = args.addr;
+    Ok(options)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}

@@ -1,0 +1,37 @@
+# Shared by the scripts in this folder: sourced, never run. Paths, messages and the build toolchain.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# Services' data, logs and sockets: git-ignored, inside the clone so two clones never share state.
+STATE_DIR="${CACHELENS_STATE_DIR:-$ROOT/.cachelens}"
+# Cargo's target dir lives outside the clone so a fresh clone (CI) reuses earlier builds.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/cachelens/target}"
+TOOLCHAIN_ENV="$STATE_DIR/toolchain.env"
+CARGO_LEPTOS_VERSION=0.3.11
+
+say() { printf '\033[1;34m==>\033[0m %s\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+# The wasm-bindgen version the crate graph resolved to; the CLI must match it exactly.
+wasm_bindgen_version() {
+    awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' "$ROOT/Cargo.lock"
+}
+
+# setup writes toolchain.env: either nothing special (rustup has the wasm32 target) or Debian's rustc-web
+# with std built from source. Every build sources it so the server and the WASM use one toolchain.
+load_toolchain() {
+    [ -f "$TOOLCHAIN_ENV" ] || die "run scripts/setup first (no $TOOLCHAIN_ENV)"
+    # shellcheck disable=SC1090
+    . "$TOOLCHAIN_ENV"
+    export PATH="$ROOT/node_modules/.bin:$PATH:$HOME/.cargo/bin"
+}
+
+# cargo leptos with the arguments the chosen toolchain needs.
+cargo_leptos() {
+    load_toolchain
+    local sub=$1; shift
+    # shellcheck disable=SC2086
+    cargo leptos "$sub" ${LEPTOS_LIB_CARGO_ARGS:+--lib-cargo-args="$LEPTOS_LIB_CARGO_ARGS"} "$@"
+}
