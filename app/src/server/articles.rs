@@ -15,6 +15,8 @@ pub enum QueryFailure {
     Invalid(String),
     /// MySQL could not answer (503).
     DatabaseDown(String),
+    /// MySQL answered something cachelens cannot use (500).
+    Internal(String),
 }
 
 impl QueryFailure {
@@ -22,6 +24,7 @@ impl QueryFailure {
         match self {
             Self::Invalid(_) => 400,
             Self::DatabaseDown(_) => 503,
+            Self::Internal(_) => 500,
         }
     }
 
@@ -29,6 +32,7 @@ impl QueryFailure {
         match self {
             Self::Invalid(m) => m.clone(),
             Self::DatabaseDown(m) => format!("MySQL is unavailable: {m}"),
+            Self::Internal(m) => format!("query failed: {m}"),
         }
     }
 }
@@ -70,11 +74,16 @@ pub async fn fetch_rows(db: &MySqlPool, query: &ArticleQuery) -> Result<Vec<Arti
 }
 
 fn classify(e: sqlx::Error) -> QueryFailure {
+    use sqlx::Error::*;
     match &e {
+        Io(_) | Tls(_) | Protocol(_) | PoolTimedOut | PoolClosed | WorkerCrashed => {
+            QueryFailure::DatabaseDown(redact_error(e))
+        }
         // The server answered but refused the statement: a missing table is a setup problem the user can fix.
         sqlx::Error::Database(db) if db.code().as_deref() == Some("42S02") => QueryFailure::DatabaseDown(
             "the articles table does not exist yet: run `cachelens load-data`".into(),
         ),
-        _ => QueryFailure::DatabaseDown(redact_error(e)),
+        Database(_) => QueryFailure::DatabaseDown(redact_error(e)),
+        _ => QueryFailure::Internal(redact_error(e)),
     }
 }

@@ -30,7 +30,7 @@ pub struct Answer {
 
 impl Answer {
     pub fn into_outcome(self) -> Result<crate::model::QueryOutcome, QueryFailure> {
-        let rows = self.rows.decode().map_err(QueryFailure::DatabaseDown)?;
+        let rows = self.rows.decode().map_err(QueryFailure::Internal)?;
         Ok(crate::model::QueryOutcome {
             source: self.source,
             hit: self.hit,

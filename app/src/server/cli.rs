@@ -1,6 +1,7 @@
 //! The `cachelens` command line.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
@@ -16,6 +17,30 @@ pub struct Cli {
 pub enum Command {
     /// Serve the dashboard and the JSON API.
     Serve(ServeArgs),
+    /// Create the database and the articles table if needed and load a CSV (or generated rows) into it.
+    LoadData(LoadDataArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct LoadDataArgs {
+    /// MySQL URL; the database in it is created when missing.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: String,
+    /// CSV in the seed's format (header row, the 13 seed columns).
+    #[arg(long, conflicts_with = "generate")]
+    pub csv: Option<PathBuf>,
+    /// Write this many deterministic synthetic rows to a CSV and load that.
+    #[arg(long)]
+    pub generate: Option<u64>,
+    /// Seed for --generate: the same seed and count give the same bytes.
+    #[arg(long, default_value_t = 2021, requires = "generate")]
+    pub seed: u64,
+    /// Where --generate writes its CSV (default: the system temp folder).
+    #[arg(long, requires = "generate")]
+    pub out: Option<PathBuf>,
+    /// Reload even when this exact source is already loaded.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// Where MySQL and Redis are. Values may carry passwords, so clap never echoes them in --help.
@@ -64,6 +89,7 @@ pub async fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
         Command::Serve(args) => crate::server::http::serve(args).await,
+        Command::LoadData(args) => load_data(args).await,
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -72,6 +98,33 @@ pub async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+async fn load_data(args: LoadDataArgs) -> Result<(), String> {
+    use crate::server::{csv_load, dataset, generate, progress::Progress};
+
+    let path = match args.generate {
+        Some(rows) => {
+            let out = args.out.unwrap_or_else(|| std::env::temp_dir().join(format!("cachelens-{rows}-rows-seed-{}.csv", args.seed)));
+            let file = std::fs::File::create(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+            let mut writer = std::io::BufWriter::new(file);
+            generate::write_articles(&mut writer, rows, args.seed).map_err(|e| format!("{}: {e}", out.display()))?;
+            std::io::Write::flush(&mut writer).map_err(|e| format!("{}: {e}", out.display()))?;
+            println!("generated {rows} rows (seed {}) into {}", args.seed, out.display());
+            out
+        }
+        None => args.csv.unwrap_or_else(csv_load::default_sample),
+    };
+    let db = dataset::connect_creating(&args.database_url).await?;
+    let started = std::time::Instant::now();
+    let report = csv_load::load_csv(&db, &path, args.force, &mut Progress::for_stdout()).await?;
+    if report.loaded {
+        let secs = started.elapsed().as_secs_f64();
+        println!("loaded {} rows from {} in {secs:.1} s ({:.0} rows/s)", report.rows, report.source, report.rows as f64 / secs.max(1e-3));
+    } else {
+        println!("{} is already loaded ({} rows); nothing to do (use --force to reload)", report.source, report.rows);
+    }
+    Ok(())
 }
 
 fn init_tracing() {

@@ -1,10 +1,14 @@
-//! Server-only code: the CLI, connections to MySQL and Redis, and the HTTP router.
+//! Server-only code: the CLI, connections to MySQL and Redis, the cache, the data loader and the HTTP router.
 
 pub mod api;
 pub mod articles;
 pub mod cache;
 pub mod cli;
 pub mod connections;
+pub mod csv_load;
+pub mod dataset;
+pub mod generate;
 pub mod http;
+pub mod progress;
 pub mod respond;
 pub mod state;

@@ -1,0 +1,167 @@
+//! The `articles` table: its schema, the record of what was loaded into it, and the atomic swap.
+
+use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
+use sqlx::Row;
+
+use crate::server::connections::redact_error;
+
+/// The seed's columns, in the seed's CSV order.
+pub const COLUMNS: [&str; 13] = [
+    "OBJECTID", "SHA", "PossiblePlace", "Sentence", "MatchedPlace", "DOI", "Title", "Abstract", "PublishedDate",
+    "Authors", "Journal", "Source", "License",
+];
+
+pub const TABLE: &str = "articles";
+pub const STAGING: &str = "articles_staging";
+const RETIRED: &str = "articles_retired";
+
+fn create_table_sql(name: &str) -> String {
+    format!(
+        "CREATE TABLE {name} (
+            OBJECTID INT NOT NULL PRIMARY KEY,
+            SHA VARCHAR(255) NOT NULL,
+            PossiblePlace TEXT NOT NULL,
+            Sentence TEXT NOT NULL,
+            MatchedPlace TEXT NOT NULL,
+            DOI TEXT NOT NULL,
+            Title TEXT NOT NULL,
+            Abstract MEDIUMTEXT NOT NULL,
+            PublishedDate VARCHAR(64) NOT NULL,
+            Authors MEDIUMTEXT NOT NULL,
+            Journal TEXT NOT NULL,
+            Source TEXT NOT NULL,
+            License TEXT NOT NULL
+        ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci"
+    )
+}
+
+const META_SQL: &str = "CREATE TABLE IF NOT EXISTS cachelens_datasets (
+    table_name VARCHAR(64) NOT NULL PRIMARY KEY,
+    source VARCHAR(1024) NOT NULL,
+    checksum CHAR(64) NOT NULL,
+    row_count BIGINT NOT NULL,
+    loaded_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4";
+
+/// What was last loaded into `articles`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DatasetRecord {
+    pub source: String,
+    pub checksum: String,
+    pub row_count: u64,
+    pub loaded_at: String,
+}
+
+/// Connects to the database in `url`, creating the database first when the server does not have it yet.
+pub async fn connect_creating(url: &str) -> Result<MySqlPool, String> {
+    let options: MySqlConnectOptions =
+        url.parse().map_err(|e| format!("DATABASE_URL is not a valid MySQL URL: {}", redact_error(e)))?;
+    let database = options.get_database().map(str::to_owned).ok_or("DATABASE_URL names no database")?;
+    if !database.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Err(format!("database name {database:?}: use letters, digits and '_' only"));
+    }
+    let server: MySqlConnectOptions = strip_database(url)
+        .parse()
+        .map_err(|e| format!("DATABASE_URL is not a valid MySQL URL: {}", redact_error(e)))?;
+    let admin = MySqlPoolOptions::new().max_connections(1).connect_with(server).await.map_err(unreachable)?;
+    sqlx::query(&format!("CREATE DATABASE IF NOT EXISTS `{database}` CHARACTER SET utf8mb4"))
+        .execute(&admin)
+        .await
+        .map_err(|e| format!("cannot create database {database}: {}", redact_error(e)))?;
+    admin.close().await;
+    MySqlPoolOptions::new().max_connections(4).connect_with(options).await.map_err(unreachable)
+}
+
+fn unreachable(e: sqlx::Error) -> String {
+    format!("cannot connect to MySQL: {}", redact_error(e))
+}
+
+/// `mysql://u:p@h:3306/db?x=y` → `mysql://u:p@h:3306/?x=y`
+fn strip_database(url: &str) -> String {
+    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+    let authority_start = base.find("://").map_or(0, |i| i + 3);
+    let path_start = base[authority_start..].find('/').map_or(base.len(), |i| authority_start + i);
+    let mut out = format!("{}/", &base[..path_start]);
+    if let Some(q) = query {
+        out.push('?');
+        out.push_str(q);
+    }
+    out
+}
+
+pub async fn table_exists(db: &MySqlPool, name: &str) -> Result<bool, String> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?",
+    )
+    .bind(name)
+    .fetch_one(db)
+    .await
+    .map_err(redact_error)?;
+    Ok(n > 0)
+}
+
+pub async fn current_record(db: &MySqlPool) -> Result<Option<DatasetRecord>, String> {
+    sqlx::query(META_SQL).execute(db).await.map_err(redact_error)?;
+    let row = sqlx::query(
+        "SELECT source, checksum, row_count, DATE_FORMAT(loaded_at, '%Y-%m-%d %H:%i:%s') AS loaded_at \
+         FROM cachelens_datasets WHERE table_name = ?",
+    )
+    .bind(TABLE)
+    .fetch_optional(db)
+    .await
+    .map_err(redact_error)?;
+    Ok(row.map(|r| DatasetRecord {
+        source: r.get("source"),
+        checksum: r.get("checksum"),
+        row_count: r.get::<i64, _>("row_count") as u64,
+        loaded_at: r.get("loaded_at"),
+    }))
+}
+
+pub async fn create_staging(db: &MySqlPool) -> Result<(), String> {
+    drop_staging(db).await?;
+    sqlx::query(&create_table_sql(STAGING)).execute(db).await.map_err(redact_error)?;
+    Ok(())
+}
+
+pub async fn drop_staging(db: &MySqlPool) -> Result<(), String> {
+    sqlx::query(&format!("DROP TABLE IF EXISTS {STAGING}")).execute(db).await.map_err(redact_error)?;
+    Ok(())
+}
+
+/// Puts the staging table in place of `articles` in one RENAME TABLE, so readers see the old rows or the new
+/// ones, never a half-loaded table, then records where the rows came from.
+pub async fn swap_in(db: &MySqlPool, source: &str, checksum: &str, rows: u64) -> Result<(), String> {
+    sqlx::query(&format!("DROP TABLE IF EXISTS {RETIRED}")).execute(db).await.map_err(redact_error)?;
+    let rename = if table_exists(db, TABLE).await? {
+        format!("RENAME TABLE {TABLE} TO {RETIRED}, {STAGING} TO {TABLE}")
+    } else {
+        format!("RENAME TABLE {STAGING} TO {TABLE}")
+    };
+    sqlx::query(&rename).execute(db).await.map_err(redact_error)?;
+    sqlx::query(&format!("DROP TABLE IF EXISTS {RETIRED}")).execute(db).await.map_err(redact_error)?;
+    sqlx::query(
+        "REPLACE INTO cachelens_datasets (table_name, source, checksum, row_count, loaded_at) \
+         VALUES (?, ?, ?, ?, CURRENT_TIMESTAMP)",
+    )
+    .bind(TABLE)
+    .bind(source)
+    .bind(checksum)
+    .bind(rows as i64)
+    .execute(db)
+    .await
+    .map_err(redact_error)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::strip_database;
+
+    #[test]
+    fn database_is_removed_from_the_url_and_options_kept() {
+        assert_eq!(strip_database("mysql://u:p@h:3306/covid"), "mysql://u:p@h:3306/");
+        assert_eq!(strip_database("mysql://u:p@h/covid?ssl-mode=required"), "mysql://u:p@h/?ssl-mode=required");
+        assert_eq!(strip_database("mysql://h:1"), "mysql://h:1/");
+    }
+}

@@ -1,0 +1,8 @@
+//! Integration tests against the real MariaDB and Redis that `scripts/services` starts (DATABASE_URL,
+//! REDIS_URL). Tests that must break a service get one of their own: a private redis-server they can kill, or a
+//! TCP proxy in front of MariaDB they can cut.
+
+mod cache_flow;
+mod loader;
+mod status;
+mod support;

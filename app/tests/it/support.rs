@@ -1,0 +1,223 @@
+//! Real services for the tests, and the app served in-process on an ephemeral port.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use cachelens::server::cli::ConnectionArgs;
+use leptos::prelude::LeptosOptions;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinHandle;
+
+fn required(var: &str) -> String {
+    std::env::var(var).unwrap_or_else(|_| {
+        panic!("{var} is not set: run the tests through scripts/test, which starts MariaDB and Redis")
+    })
+}
+
+pub fn database_url() -> String {
+    required("DATABASE_URL")
+}
+
+pub fn redis_url() -> String {
+    required("REDIS_URL")
+}
+
+/// The shared DATABASE_URL pointed at another database on the same server.
+pub fn database_url_named(name: &str) -> String {
+    let url = database_url();
+    let (base, _) = url.rsplit_once('/').expect("DATABASE_URL has a database path");
+    format!("{base}/{name}")
+}
+
+/// An empty database of this test's own (the app user may create and drop `covid_*`).
+pub async fn fresh_database(name: &str) -> String {
+    let name = format!("covid_t_{name}");
+    let admin = sqlx::MySqlPool::connect(&database_url()).await.expect("MariaDB from scripts/services answers");
+    sqlx::query(&format!("DROP DATABASE IF EXISTS `{name}`")).execute(&admin).await.unwrap();
+    admin.close().await;
+    database_url_named(&name)
+}
+
+/// A database with `rows` generated articles, loaded through the real loader.
+pub async fn loaded_database(name: &str, rows: u64) -> String {
+    let url = fresh_database(name).await;
+    let csv = temp_path(&format!("{name}.csv"));
+    let mut file = std::fs::File::create(&csv).unwrap();
+    cachelens::server::generate::write_articles(&mut file, rows, 99).unwrap();
+    let db = cachelens::server::dataset::connect_creating(&url).await.unwrap();
+    let report = cachelens::server::csv_load::load_csv(
+        &db,
+        &csv,
+        false,
+        &mut cachelens::server::progress::Progress::Silent,
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.rows, rows);
+    url
+}
+
+pub fn temp_path(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("cachelens-tests-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A redis-server of this test's own, on loopback, that the test may kill and bring back.
+pub struct RedisServer {
+    pub port: u16,
+    child: Option<Child>,
+}
+
+impl RedisServer {
+    pub fn start() -> Self {
+        let mut server = Self { port: free_port(), child: None };
+        server.restart();
+        server
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    pub fn restart(&mut self) {
+        assert!(self.child.is_none(), "already running");
+        let child = Command::new("redis-server")
+            .args(["--bind", "127.0.0.1", "--port", &self.port.to_string(), "--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server is installed (scripts/setup)");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(Instant::now() < deadline, "redis-server did not start on {}", self.port);
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A TCP proxy in front of a real server: cutting it is, to the app, the server going away.
+pub struct Proxy {
+    pub port: u16,
+    upstream: SocketAddr,
+    tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
+}
+
+impl Proxy {
+    pub async fn start(upstream: SocketAddr) -> Self {
+        let proxy = Self { port: free_port(), upstream, tasks: Arc::default() };
+        proxy.resume().await;
+        proxy
+    }
+
+    /// Stops accepting and drops every open connection.
+    pub fn cut(&self) {
+        for task in self.tasks.lock().unwrap().drain(..) {
+            task.abort();
+        }
+    }
+
+    pub async fn resume(&self) {
+        let listener = TcpListener::bind(("127.0.0.1", self.port)).await.expect("proxy port is free");
+        let upstream = self.upstream;
+        let tasks = self.tasks.clone();
+        let accept = tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let conn = tokio::spawn(async move {
+                    if let Ok(mut outbound) = TcpStream::connect(upstream).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+                tasks.lock().unwrap().push(conn);
+            }
+        });
+        self.tasks.lock().unwrap().push(accept);
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.cut();
+    }
+}
+
+/// host:port of a service URL.
+pub fn socket_of(url: &str) -> SocketAddr {
+    let after = url.split_once("://").unwrap().1;
+    let authority = after.split('/').next().unwrap();
+    let hostport = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    hostport.parse().expect("tests use numeric loopback addresses")
+}
+
+/// The same URL with its port replaced.
+pub fn with_port(url: &str, port: u16) -> String {
+    let addr = socket_of(url);
+    url.replacen(&addr.to_string(), &format!("127.0.0.1:{port}"), 1)
+}
+
+/// Serves the real router in this process on an ephemeral port; returns its base URL.
+pub async fn spawn_app(database_url: &str, redis_url: &str, prefix: &str) -> String {
+    let args = ConnectionArgs {
+        database_url: database_url.into(),
+        redis_url: redis_url.into(),
+        db_pool: 8,
+        redis_pool: 2,
+        cache_prefix: prefix.into(),
+    };
+    let state = cachelens::server::http::connect(&args).await.expect("valid connection settings");
+    let options = LeptosOptions::builder().output_name("cachelens").site_root("target/site").build();
+    let app = cachelens::server::http::router(state, options);
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}")
+}
+
+pub fn http() -> reqwest::Client {
+    reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap()
+}
+
+pub async fn get_json(url: &str) -> (u16, serde_json::Value) {
+    let response = http().get(url).send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap())
+}
+
+/// Polls `check` until it holds or `within` passes.
+pub async fn eventually<F, Fut>(within: Duration, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + within;
+    loop {
+        if check().await {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

@@ -1,0 +1,53 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { launch, openHydrated } from './browser.mjs';
+
+const elapsedUs = async (page) => Number(await page.getAttribute('#elapsed', 'data-us'));
+
+test('Query Cache twice after Delete Cache: a miss, then a faster hit; the TTL counts down', async () => {
+  const browser = await launch();
+  try {
+    const del = await openHydrated(browser, '/delete');
+    await del.click('#delete-cache');
+    await del.waitForSelector('#deleted', { timeout: 10_000 });
+
+    const page = await openHydrated(browser, '/cache');
+    await page.click('#run-query');
+    await page.waitForSelector('#banner[data-hit="false"]', { timeout: 15_000 });
+    assert.match(await page.textContent('#banner'), /Cache miss/);
+    assert.equal(await page.textContent('#row-count'), '500');
+    const missUs = await elapsedUs(page);
+
+    await page.click('#run-query');
+    await page.waitForSelector('#banner[data-hit="true"]', { timeout: 15_000 });
+    assert.match(await page.textContent('#banner'), /Cache hit/);
+    const hitUs = await elapsedUs(page);
+    assert.ok(hitUs < missUs, `hit ${hitUs} µs is not faster than miss ${missUs} µs`);
+
+    const ttlNow = Number(await page.getAttribute('#ttl .ttl', 'data-seconds'));
+    await page.waitForFunction(
+      (t) => Number(document.querySelector('#ttl .ttl')?.dataset.seconds) < t, ttlNow, { timeout: 5_000 });
+    assert.match(await page.textContent('#elapsed'), /^\d+\.\d{2} ms$/);
+    await page.screenshot({ path: 'target/e2e-query-cache.png', fullPage: false });
+    page.assertNoErrors();
+  } finally {
+    await browser.close();
+  }
+});
+
+test('Query MySQL shows the rows and the server time', async () => {
+  const browser = await launch();
+  try {
+    const page = await openHydrated(browser, '/mysql');
+    await page.fill('input[name="limit"]', '25');
+    await page.click('#run-query');
+    await page.waitForSelector('#banner[data-source="mysql"]', { timeout: 15_000 });
+    assert.equal(await page.textContent('#row-count'), '25');
+    assert.equal(await page.locator('table.rows tbody tr').count(), 25);
+    const sentences = await page.locator('table.rows tbody td:nth-child(2)').allTextContents();
+    assert.ok(sentences.every((s) => s.includes('delta')), 'a row does not match the term');
+    page.assertNoErrors();
+  } finally {
+    await browser.close();
+  }
+});

@@ -1,0 +1,21 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { launch, openHydrated } from './browser.mjs';
+
+test('Home hydrates and its refresh button reaches the server function', async () => {
+  const browser = await launch();
+  try {
+    const page = await openHydrated(browser, '/');
+    assert.equal(await page.textContent('tr[data-service="MySQL"] .state'), 'up');
+    assert.equal(await page.textContent('tr[data-service="Redis"] .state'), 'up');
+    const before = Number(await page.textContent('#check-number'));
+    await page.click('#refresh-status');
+    // Only the WASM handler can issue the call and only the server can raise the count.
+    await page.waitForFunction(
+      (b) => Number(document.querySelector('#check-number')?.textContent) > b, before, { timeout: 10_000 });
+    assert.match(await page.textContent('tr[data-service="Redis"] .rtt'), /^\d+\.\d{2} ms$/);
+    page.assertNoErrors();
+  } finally {
+    await browser.close();
+  }
+});
