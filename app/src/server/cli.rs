@@ -4,7 +4,10 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
+
+pub use crate::server::settings::ConnectionArgs;
+use crate::server::settings::{resolve, Resolved};
 
 #[derive(Parser, Debug)]
 #[command(name = "cachelens", version, about = "Measure how much a Redis cache accelerates MySQL")]
@@ -19,13 +22,21 @@ pub enum Command {
     Serve(ServeArgs),
     /// Create the database and the articles table if needed and load a CSV (or generated rows) into it.
     LoadData(LoadDataArgs),
+    /// Print the resolved configuration, secrets masked, and where each value came from.
+    Config(ConfigArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ConfigArgs {
+    #[command(flatten)]
+    pub connections: ConnectionArgs,
 }
 
 #[derive(Args, Debug)]
 pub struct LoadDataArgs {
-    /// MySQL URL; the database in it is created when missing.
-    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
-    pub database_url: String,
+    /// Where MySQL is (the database is created when missing); Redis settings are accepted and unused.
+    #[command(flatten)]
+    pub connections: ConnectionArgs,
     /// CSV in the seed's format (header row, the 13 seed columns).
     #[arg(long, conflicts_with = "generate")]
     pub csv: Option<PathBuf>,
@@ -43,35 +54,6 @@ pub struct LoadDataArgs {
     pub force: bool,
 }
 
-/// Where MySQL and Redis are. Values may carry passwords, so clap never echoes them in --help.
-#[derive(Args, Debug, Clone)]
-pub struct ConnectionArgs {
-    /// MySQL URL, e.g. mysql://user:password@127.0.0.1:3306/covid
-    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
-    pub database_url: String,
-    /// Redis URL: redis://, rediss:// (TLS), redis-cluster://, with optional user:password@
-    #[arg(long, env = "REDIS_URL", hide_env_values = true, default_value = "redis://127.0.0.1:6379")]
-    pub redis_url: String,
-    /// Largest number of MySQL connections the server opens.
-    #[arg(long, env = "CACHELENS_DB_POOL", default_value_t = 16)]
-    pub db_pool: u32,
-    /// Number of multiplexed Redis connections.
-    #[arg(long, env = "CACHELENS_REDIS_POOL", default_value_t = 4)]
-    pub redis_pool: usize,
-    /// Namespace of every key cachelens writes; Delete Cache removes `<prefix>:*` and nothing else.
-    #[arg(long, env = "CACHELENS_CACHE_PREFIX", default_value = "cachelens", value_parser = parse_prefix)]
-    pub cache_prefix: String,
-}
-
-/// The prefix becomes part of a SCAN pattern, so glob characters would widen what Delete Cache removes.
-fn parse_prefix(s: &str) -> Result<String, String> {
-    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')) {
-        Ok(s.to_string())
-    } else {
-        Err("use letters, digits, '-', '_' or '.' only".into())
-    }
-}
-
 #[derive(Args, Debug)]
 pub struct ServeArgs {
     /// Address to listen on.
@@ -86,10 +68,22 @@ pub struct ServeArgs {
 
 pub async fn main() -> ExitCode {
     init_tracing();
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    let sub = matches.subcommand().map(|(_, m)| m);
     let outcome = match cli.command {
-        Command::Serve(args) => crate::server::http::serve(args).await,
-        Command::LoadData(args) => load_data(args).await,
+        Command::Serve(args) => match resolve(&args.connections, sub).await {
+            Ok(resolved) => crate::server::http::serve(args, resolved).await,
+            Err(e) => Err(e),
+        },
+        Command::LoadData(args) => match resolve(&args.connections, sub).await {
+            Ok(resolved) => load_data(args, resolved).await,
+            Err(e) => Err(e),
+        },
+        Command::Config(args) => resolve(&args.connections, sub).await.map(|r| println!("{}", r.describe())),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -100,7 +94,7 @@ pub async fn main() -> ExitCode {
     }
 }
 
-async fn load_data(args: LoadDataArgs) -> Result<(), String> {
+async fn load_data(args: LoadDataArgs, resolved: Resolved) -> Result<(), String> {
     use crate::server::{csv_load, dataset, generate, progress::Progress};
 
     let path = match args.generate {
@@ -115,7 +109,7 @@ async fn load_data(args: LoadDataArgs) -> Result<(), String> {
         }
         None => args.csv.unwrap_or_else(csv_load::default_sample),
     };
-    let db = dataset::connect_creating(&args.database_url).await?;
+    let db = dataset::connect_creating(&resolved.database_url.value).await?;
     let started = std::time::Instant::now();
     let report = csv_load::load_csv(&db, &path, args.force, &mut Progress::for_stdout()).await?;
     if report.loaded {

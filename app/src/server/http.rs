@@ -6,23 +6,24 @@ use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 
 use crate::app::{shell, App};
-use crate::server::cli::{ConnectionArgs, ServeArgs};
+use crate::server::cli::ServeArgs;
+use crate::server::settings::Resolved;
 use crate::server::connections::{mysql_pool, redis_pool};
 use crate::server::state::AppState;
 
 /// The shared state for a set of connection settings. MySQL connects on first use; Redis gets a moment to
 /// connect so the first request can use it, but a dead Redis never holds the server back.
-pub async fn connect(c: &ConnectionArgs) -> Result<AppState, String> {
-    let db = mysql_pool(&c.database_url, c.db_pool)?;
-    let redis = redis_pool(&c.redis_url, c.redis_pool)?;
+pub async fn connect(c: &Resolved) -> Result<AppState, String> {
+    let db = mysql_pool(&c.database_url.value, c.db_pool)?;
+    let redis = redis_pool(&c.redis_url.value, c.redis_pool)?;
     if tokio::time::timeout(std::time::Duration::from_secs(2), redis.wait_for_connect()).await.is_err() {
         tracing::warn!("Redis is not reachable yet; serving from MySQL until it is");
     }
     Ok(AppState::new(db, redis, &c.cache_prefix))
 }
 
-pub async fn serve(args: ServeArgs) -> Result<(), String> {
-    let state = connect(&args.connections).await?;
+pub async fn serve(args: ServeArgs, resolved: Resolved) -> Result<(), String> {
+    let state = connect(&resolved).await?;
     let options = leptos_options(&args)?;
 
     let listener = tokio::net::TcpListener::bind(args.addr)

@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod articles;
+pub mod aws;
 pub mod cache;
 pub mod cli;
 pub mod connections;
@@ -11,4 +12,5 @@ pub mod generate;
 pub mod http;
 pub mod progress;
 pub mod respond;
+pub mod settings;
 pub mod state;

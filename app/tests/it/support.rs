@@ -6,7 +6,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use cachelens::server::cli::ConnectionArgs;
+use cachelens::server::settings::Resolved;
 use leptos::prelude::LeptosOptions;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
@@ -178,14 +178,8 @@ pub fn with_port(url: &str, port: u16) -> String {
 
 /// Serves the real router in this process on an ephemeral port; returns its base URL.
 pub async fn spawn_app(database_url: &str, redis_url: &str, prefix: &str) -> String {
-    let args = ConnectionArgs {
-        database_url: database_url.into(),
-        redis_url: redis_url.into(),
-        db_pool: 8,
-        redis_pool: 2,
-        cache_prefix: prefix.into(),
-    };
-    let state = cachelens::server::http::connect(&args).await.expect("valid connection settings");
+    let settings = Resolved::from_urls(database_url, redis_url, prefix);
+    let state = cachelens::server::http::connect(&settings).await.expect("valid connection settings");
     let options = LeptosOptions::builder().output_name("cachelens").site_root("target/site").build();
     let app = cachelens::server::http::router(state, options);
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -1,0 +1,411 @@
+//! Where MySQL and Redis are, resolved from (in order) command-line flags, environment variables, an optional
+//! TOML file, and AWS: CloudFormation stack outputs and Secrets Manager. Each value remembers where it came
+//! from, so `cachelens config` can say.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use clap::parser::ValueSource;
+use clap::{ArgMatches, Args};
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use serde::Deserialize;
+
+use crate::server::aws;
+
+/// Connection settings as given. Flags and their environment variables are read by clap; the rest is looked
+/// up by [`resolve`]. Values that may carry secrets are never echoed by --help.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ConnectionArgs {
+    /// MySQL URL, e.g. mysql://user:password@127.0.0.1:3306/covid
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Redis URL: redis://, rediss:// (TLS), redis-cluster://, with optional user:password@
+    #[arg(long, env = "REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
+    /// TOML file with any of these settings (snake_case keys); flags and environment win over it.
+    #[arg(long, env = "CACHELENS_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// CloudFormation stack whose outputs name the endpoints and the DB secret (the seed's or cachelens's).
+    #[arg(long, env = "CACHELENS_STACK_NAME")]
+    pub stack_name: Option<String>,
+    /// Secrets Manager secret (name or ARN) with the DB username and password.
+    #[arg(long, env = "CACHELENS_DB_SECRET")]
+    pub db_secret: Option<String>,
+    /// MySQL host, or host:port, when the URL is assembled from a secret.
+    #[arg(long, env = "CACHELENS_DB_HOST")]
+    pub db_host: Option<String>,
+    #[arg(long, env = "CACHELENS_DB_PORT")]
+    pub db_port: Option<u16>,
+    #[arg(long, env = "CACHELENS_DB_NAME")]
+    pub db_name: Option<String>,
+    /// Redis host, or host:port, when no REDIS_URL is given.
+    #[arg(long, env = "CACHELENS_REDIS_HOST")]
+    pub redis_host: Option<String>,
+    /// Connect to Redis with TLS (ElastiCache in-transit encryption).
+    #[arg(long, env = "CACHELENS_REDIS_TLS")]
+    pub redis_tls: Option<bool>,
+    /// Redis cluster mode (ElastiCache configuration endpoint).
+    #[arg(long, env = "CACHELENS_REDIS_CLUSTER")]
+    pub redis_cluster: Option<bool>,
+    /// Redis AUTH token.
+    #[arg(long, env = "REDIS_AUTH_TOKEN", hide_env_values = true)]
+    pub redis_auth_token: Option<String>,
+    /// Secrets Manager secret holding the Redis AUTH token.
+    #[arg(long, env = "CACHELENS_REDIS_AUTH_SECRET")]
+    pub redis_auth_secret: Option<String>,
+    /// AWS region for the lookups (otherwise the SDK's chain: AWS_REGION, profile, IMDSv2).
+    #[arg(long, env = "AWS_REGION")]
+    pub region: Option<String>,
+    /// Largest number of MySQL connections the server opens.
+    #[arg(long, env = "CACHELENS_DB_POOL", default_value_t = 16)]
+    pub db_pool: u32,
+    /// Number of multiplexed Redis connections.
+    #[arg(long, env = "CACHELENS_REDIS_POOL", default_value_t = 4)]
+    pub redis_pool: usize,
+    /// Namespace of every key cachelens writes; Delete Cache removes `<prefix>:*` and nothing else.
+    #[arg(long, env = "CACHELENS_CACHE_PREFIX", default_value = "cachelens", value_parser = parse_prefix)]
+    pub cache_prefix: String,
+}
+
+/// The prefix becomes part of a SCAN pattern, so glob characters would widen what Delete Cache removes.
+fn parse_prefix(s: &str) -> Result<String, String> {
+    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')) {
+        Ok(s.to_string())
+    } else {
+        Err("use letters, digits, '-', '_' or '.' only".into())
+    }
+}
+
+/// The TOML file: the same names as the flags.
+#[derive(Deserialize, Default, Debug)]
+#[serde(deny_unknown_fields)]
+struct FileSettings {
+    database_url: Option<String>,
+    redis_url: Option<String>,
+    stack_name: Option<String>,
+    db_secret: Option<String>,
+    db_host: Option<String>,
+    db_port: Option<u16>,
+    db_name: Option<String>,
+    redis_host: Option<String>,
+    redis_tls: Option<bool>,
+    redis_cluster: Option<bool>,
+    redis_auth_token: Option<String>,
+    redis_auth_secret: Option<String>,
+    region: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Origin {
+    Flag(String),
+    Env(String),
+    File(PathBuf),
+    StackOutput { stack: String, key: String },
+    Secret(String),
+    Default,
+    /// Put together from other settings, named here.
+    Assembled(String),
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::Flag(name) => write!(f, "flag --{name}"),
+            Origin::Env(var) => write!(f, "environment {var}"),
+            Origin::File(path) => write!(f, "file {}", path.display()),
+            Origin::StackOutput { stack, key } => write!(f, "stack {stack} output {key}"),
+            Origin::Secret(id) => write!(f, "secret {id}"),
+            Origin::Default => write!(f, "default"),
+            Origin::Assembled(from) => write!(f, "{from}"),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Setting<T> {
+    pub value: T,
+    pub origin: Origin,
+}
+
+/// Everything `serve` and `load-data` need, resolved.
+#[derive(Clone, Debug)]
+pub struct Resolved {
+    pub database_url: Setting<String>,
+    pub redis_url: Setting<String>,
+    pub region: Option<Setting<String>>,
+    pub stack_name: Option<Setting<String>>,
+    pub db_pool: u32,
+    pub redis_pool: usize,
+    pub cache_prefix: String,
+}
+
+impl Resolved {
+    /// Plain URLs, as a developer or a test gives them.
+    pub fn from_urls(database_url: &str, redis_url: &str, cache_prefix: &str) -> Self {
+        let given = |v: &str| Setting { value: v.to_string(), origin: Origin::Default };
+        Self {
+            database_url: given(database_url),
+            redis_url: given(redis_url),
+            region: None,
+            stack_name: None,
+            db_pool: 8,
+            redis_pool: 2,
+            cache_prefix: cache_prefix.into(),
+        }
+    }
+
+    /// For `cachelens config`: every value with its source, passwords masked.
+    pub fn describe(&self) -> String {
+        let mut lines = vec![
+            line("database_url", &mask_password(&self.database_url.value), &self.database_url.origin),
+            line("redis_url", &mask_password(&self.redis_url.value), &self.redis_url.origin),
+        ];
+        if let Some(r) = &self.region {
+            lines.push(line("region", &r.value, &r.origin));
+        }
+        if let Some(s) = &self.stack_name {
+            lines.push(line("stack_name", &s.value, &s.origin));
+        }
+        lines.push(format!("{:<14} {}", "db_pool", self.db_pool));
+        lines.push(format!("{:<14} {}", "redis_pool", self.redis_pool));
+        lines.push(format!("{:<14} {}", "cache_prefix", self.cache_prefix));
+        lines.join("\n")
+    }
+}
+
+fn line(name: &str, value: &str, origin: &Origin) -> String {
+    format!("{name:<14} {value}  ({origin})")
+}
+
+/// Keeps the user, hides the password: `mysql://admin:****@host/db`.
+pub fn mask_password(url: &str) -> String {
+    let Some(scheme_end) = url.find("://").map(|i| i + 3) else { return url.to_string() };
+    let rest = &url[scheme_end..];
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => {
+            let userinfo = &rest[..at];
+            let user = userinfo.split_once(':').map_or(userinfo, |(u, _)| u);
+            let masked = if userinfo.contains(':') { format!("{user}:****") } else { "****".to_string() };
+            format!("{}{masked}{}", &url[..scheme_end], &rest[at..])
+        }
+        None => url.to_string(),
+    }
+}
+
+/// Userinfo may hold any byte; everything but letters and digits is escaped.
+const USERINFO: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+
+fn enc(s: &str) -> String {
+    utf8_percent_encode(s, USERINFO).to_string()
+}
+
+/// One layered value: the flag or its environment variable (as clap saw it), else the file.
+fn layered<T: Clone>(
+    name: &str,
+    env: &str,
+    given: &Option<T>,
+    matches: Option<&ArgMatches>,
+    file: Option<T>,
+    file_path: &Option<PathBuf>,
+) -> Option<Setting<T>> {
+    if let Some(value) = given {
+        let origin = match matches.and_then(|m| m.value_source(&name.replace('-', "_"))) {
+            Some(ValueSource::EnvVariable) => Origin::Env(env.to_string()),
+            _ => Origin::Flag(name.to_string()),
+        };
+        return Some(Setting { value: value.clone(), origin });
+    }
+    file.map(|value| Setting { value, origin: Origin::File(file_path.clone().unwrap_or_default()) })
+}
+
+fn read_file(path: &Path) -> Result<FileSettings, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("config file {}: {e}", path.display()))?;
+    // toml's messages quote the offending line, which could hold a secret; name the position only.
+    toml::from_str(&text).map_err(|e| {
+        let at = e.span().map(|s| format!(" at byte {}", s.start)).unwrap_or_default();
+        format!("config file {} is not valid{at}: {}", path.display(), e.message())
+    })
+}
+
+/// Splits `host:port` (the form RDS and ElastiCache endpoints are often given in).
+fn host_port(endpoint: &str) -> (String, Option<u16>) {
+    match endpoint.rsplit_once(':') {
+        Some((host, port)) if port.parse::<u16>().is_ok() && !host.is_empty() => (host.to_string(), port.parse().ok()),
+        _ => (endpoint.to_string(), None),
+    }
+}
+
+/// Resolves the connection settings. `matches` (the subcommand's) tells flags from environment variables;
+/// AWS is contacted only when flags, environment and file leave something open.
+pub async fn resolve(args: &ConnectionArgs, matches: Option<&ArgMatches>) -> Result<Resolved, String> {
+    let file = match &args.config {
+        Some(path) => read_file(path)?,
+        None => FileSettings::default(),
+    };
+    let p = &args.config;
+    let database_url = layered("database-url", "DATABASE_URL", &args.database_url, matches, file.database_url, p);
+    let redis_url = layered("redis-url", "REDIS_URL", &args.redis_url, matches, file.redis_url, p);
+    let stack_name = layered("stack-name", "CACHELENS_STACK_NAME", &args.stack_name, matches, file.stack_name, p);
+    let db_secret = layered("db-secret", "CACHELENS_DB_SECRET", &args.db_secret, matches, file.db_secret, p);
+    let db_host = layered("db-host", "CACHELENS_DB_HOST", &args.db_host, matches, file.db_host, p);
+    let db_port = layered("db-port", "CACHELENS_DB_PORT", &args.db_port, matches, file.db_port, p);
+    let db_name = layered("db-name", "CACHELENS_DB_NAME", &args.db_name, matches, file.db_name, p);
+    let redis_host = layered("redis-host", "CACHELENS_REDIS_HOST", &args.redis_host, matches, file.redis_host, p);
+    let redis_tls = layered("redis-tls", "CACHELENS_REDIS_TLS", &args.redis_tls, matches, file.redis_tls, p);
+    let redis_cluster =
+        layered("redis-cluster", "CACHELENS_REDIS_CLUSTER", &args.redis_cluster, matches, file.redis_cluster, p);
+    let auth_token =
+        layered("redis-auth-token", "REDIS_AUTH_TOKEN", &args.redis_auth_token, matches, file.redis_auth_token, p);
+    let auth_secret = layered(
+        "redis-auth-secret",
+        "CACHELENS_REDIS_AUTH_SECRET",
+        &args.redis_auth_secret,
+        matches,
+        file.redis_auth_secret,
+        p,
+    );
+    let region = layered("region", "AWS_REGION", &args.region, matches, file.region, p);
+
+    let needs_aws = (database_url.is_none() && (db_secret.is_some() || stack_name.is_some()))
+        || (redis_url.is_none() && redis_host.is_none() && stack_name.is_some())
+        || (redis_url.is_none() && auth_token.is_none() && auth_secret.is_some());
+    let sdk = if needs_aws { Some(aws::load_sdk_config(region.as_ref().map(|r| r.value.clone())).await?) } else { None };
+    let region = region.or_else(|| {
+        sdk.as_ref().and_then(|c| c.region()).map(|r| Setting { value: r.to_string(), origin: Origin::Assembled("AWS SDK default chain".into()) })
+    });
+    let outputs = match (&stack_name, &sdk) {
+        (Some(stack), Some(sdk)) => Some(aws::stack_outputs(sdk, &stack.value).await?),
+        _ => None,
+    };
+    let from_output = |keys: &[&str]| -> Result<Option<Setting<String>>, String> {
+        match &outputs {
+            None => Ok(None),
+            Some(o) => {
+                let (key, value) = o.require(keys)?;
+                Ok(Some(Setting { value: value.to_string(), origin: Origin::StackOutput { stack: o.stack.clone(), key: key.to_string() } }))
+            }
+        }
+    };
+
+    let database_url = match database_url {
+        Some(url) => url,
+        None => {
+            let secret_id = match db_secret {
+                Some(s) => s,
+                None => from_output(&["secretArn", "secretname"])?.ok_or(
+                    "no database configured: set DATABASE_URL (or --database-url), --db-secret, or --stack-name",
+                )?,
+            };
+            let sdk = sdk.as_ref().expect("AWS is loaded whenever a secret must be read");
+            let secret = aws::parse_db_secret(&secret_id.value, &aws::secret_string(sdk, &secret_id.value).await?)?;
+            let endpoint = match db_host {
+                Some(h) => Some(h.value),
+                None => match secret.host.clone() {
+                    Some(h) => Some(h),
+                    None => from_output(&["mysqlEndpoint", "mysqlendpoint"])
+                        .map_err(|e| format!("{e}; the secret {} names no host either", secret_id.value))?
+                        .map(|s| s.value),
+                },
+            };
+            let endpoint = endpoint.ok_or_else(|| {
+                format!("secret {} names no host: set --db-host (CACHELENS_DB_HOST) or --stack-name", secret_id.value)
+            })?;
+            let (host, endpoint_port) = host_port(&endpoint);
+            let port = db_port.map(|p| p.value).or(endpoint_port).or(secret.port).unwrap_or(3306);
+            let name = db_name.map(|n| n.value).or(secret.dbname.clone()).unwrap_or_else(|| "covid".into());
+            Setting {
+                value: format!("mysql://{}:{}@{host}:{port}/{name}", enc(&secret.username), enc(&secret.password)),
+                origin: Origin::Assembled(format!("credentials from {}", Origin::Secret(secret_id.value.clone()))),
+            }
+        }
+    };
+
+    let redis_url = match redis_url {
+        Some(url) => url,
+        None => {
+            let endpoint = match redis_host {
+                Some(h) => Some(h),
+                None => from_output(&["redisEndpoint", "redisendpoint"])?,
+            };
+            match endpoint {
+                None => Setting { value: "redis://127.0.0.1:6379".into(), origin: Origin::Default },
+                Some(endpoint) => {
+                    let (host, port) = host_port(&endpoint.value);
+                    let tls = redis_tls.map(|t| t.value).unwrap_or(false);
+                    let cluster = redis_cluster.map(|c| c.value).unwrap_or(false);
+                    let scheme = match (tls, cluster) {
+                        (false, false) => "redis",
+                        (true, false) => "rediss",
+                        (false, true) => "redis-cluster",
+                        (true, true) => "rediss-cluster",
+                    };
+                    let token = match (auth_token, auth_secret) {
+                        (Some(t), _) => Some(t.value),
+                        (None, Some(s)) => {
+                            let sdk = sdk.as_ref().expect("AWS is loaded whenever a secret must be read");
+                            Some(aws::parse_token_secret(&s.value, &aws::secret_string(sdk, &s.value).await?)?)
+                        }
+                        (None, None) => None,
+                    };
+                    let auth = token.map(|t| format!(":{}@", enc(&t))).unwrap_or_default();
+                    Setting {
+                        value: format!("{scheme}://{auth}{host}:{}", port.unwrap_or(6379)),
+                        origin: Origin::Assembled(format!("host from {}", endpoint.origin)),
+                    }
+                }
+            }
+        }
+    };
+
+    Ok(Resolved {
+        database_url,
+        redis_url,
+        region,
+        stack_name,
+        db_pool: args.db_pool,
+        redis_pool: args.redis_pool,
+        cache_prefix: args.cache_prefix.clone(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_masked_users_kept() {
+        assert_eq!(mask_password("mysql://admin:s3cr:et@db:3306/covid"), "mysql://admin:****@db:3306/covid");
+        assert_eq!(mask_password("rediss://:tok@cache:6379"), "rediss://:****@cache:6379");
+        assert_eq!(mask_password("redis://cache:6379"), "redis://cache:6379");
+    }
+
+    #[test]
+    fn endpoints_split_into_host_and_port() {
+        assert_eq!(host_port("db.example:3307"), ("db.example".into(), Some(3307)));
+        assert_eq!(host_port("db.example"), ("db.example".into(), None));
+    }
+
+    #[tokio::test]
+    async fn flags_win_over_the_file_and_unknown_file_keys_are_refused() {
+        let dir = std::env::temp_dir().join(format!("cachelens-settings-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("c.toml");
+        std::fs::write(&file, "database_url = \"mysql://f:pw@file/db\"\nredis_url = \"redis://file:1\"\n").unwrap();
+        let args = ConnectionArgs {
+            config: Some(file.clone()),
+            redis_url: Some("redis://flag:2".into()),
+            cache_prefix: "cachelens".into(),
+            ..Default::default()
+        };
+        let r = resolve(&args, None).await.unwrap();
+        assert_eq!(r.database_url.value, "mysql://f:pw@file/db");
+        assert_eq!(r.database_url.origin, Origin::File(file.clone()));
+        assert_eq!((r.redis_url.value.as_str(), &r.redis_url.origin), ("redis://flag:2", &Origin::Flag("redis-url".into())));
+        assert!(!r.describe().contains("pw@"), "{}", r.describe());
+
+        std::fs::write(&file, "databse_url = \"mysql://x:hunter2@h/d\"\n").unwrap();
+        let err = resolve(&args, None).await.unwrap_err();
+        assert!(err.contains("unknown field") && !err.contains("hunter2"), "{err}");
+    }
+}

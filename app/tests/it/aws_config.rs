@@ -1,0 +1,192 @@
+//! Configuration discovery against a real AWS API emulator (moto, started by scripts/test on loopback):
+//! the `cachelens` binary itself resolves stacks and secrets, as it would on an instance.
+
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_cloudformation::config::Credentials;
+
+use crate::support::*;
+
+const REGION: &str = "us-east-1";
+
+fn moto_url() -> String {
+    std::env::var("MOTO_URL").unwrap_or_else(|_| panic!("MOTO_URL is not set: run the tests through scripts/test, which starts moto"))
+}
+
+async fn sdk() -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new(REGION))
+        .endpoint_url(moto_url())
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
+        .load()
+        .await
+}
+
+fn unique(name: &str) -> String {
+    format!("{name}-{}-{}", std::process::id(), std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() % 1_000_000_000)
+}
+
+async fn create_secret(value: &str) -> (String, String) {
+    let name = unique("cachelens-db");
+    let out = aws_sdk_secretsmanager::Client::new(&sdk().await)
+        .create_secret()
+        .name(&name)
+        .secret_string(value)
+        .send()
+        .await
+        .expect("moto creates the secret");
+    (name, out.arn().unwrap().to_string())
+}
+
+/// A stack whose only job is to carry these outputs (moto needs one resource in a template).
+async fn create_stack(outputs: &[(&str, &str)]) -> String {
+    let name = unique("cachelens-stack");
+    let mut template = format!(
+        "{{\"Resources\": {{\"Queue\": {{\"Type\": \"AWS::SQS::Queue\", \"Properties\": {{\"QueueName\": \"{name}\"}}}}}}, \"Outputs\": {{"
+    );
+    let body: Vec<String> = outputs.iter().map(|(k, v)| format!("\"{k}\": {{\"Value\": \"{v}\"}}")).collect();
+    template.push_str(&body.join(", "));
+    template.push_str("}}");
+    aws_sdk_cloudformation::Client::new(&sdk().await)
+        .create_stack()
+        .stack_name(&name)
+        .template_body(template)
+        .send()
+        .await
+        .expect("moto creates the stack");
+    name
+}
+
+/// The binary with only AWS settings in its environment: no DATABASE_URL or REDIS_URL to fall back on.
+fn cachelens(args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cachelens"));
+    cmd.args(args)
+        .env_remove("DATABASE_URL")
+        .env_remove("REDIS_URL")
+        .env("AWS_ENDPOINT_URL", moto_url())
+        .env("AWS_REGION", REGION)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", "/nonexistent")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent");
+    cmd
+}
+
+fn run(cmd: &mut Command) -> (bool, String, String) {
+    let Output { status, stdout, stderr } = cmd.output().unwrap();
+    (status.success(), String::from_utf8(stdout).unwrap(), String::from_utf8(stderr).unwrap())
+}
+
+fn local_db() -> (String, u16) {
+    let addr = socket_of(&database_url());
+    (addr.ip().to_string(), addr.port())
+}
+
+#[tokio::test]
+async fn a_seed_shaped_stack_and_secret_resolve() {
+    let (host, port) = local_db();
+    let (secret, _) = create_secret(&format!(
+        r#"{{"username":"cachelens","password":"cachelens-local","host":"{host}","port":{port},"dbname":"covid"}}"#
+    ))
+    .await;
+    let redis = socket_of(&redis_url()).to_string();
+    let stack = create_stack(&[
+        ("secretname", &secret),
+        ("mysqlendpoint", &host),
+        ("redisendpoint", &redis),
+        ("webserverpublicip", "203.0.113.7"),
+        ("webserverpublicurl", "http://203.0.113.7:8008"),
+    ])
+    .await;
+    let (ok, out, err) = run(&mut cachelens(&["config", "--stack-name", &stack]));
+    assert!(ok, "{err}");
+    assert!(out.contains(&format!("mysql://cachelens:****@{host}:{port}/covid")), "{out}");
+    assert!(out.contains(&format!("credentials from secret {secret}")), "{out}");
+    assert!(out.contains(&format!("redis://{redis}")) && out.contains("output redisendpoint"), "{out}");
+    assert!(out.contains(&format!("stack_name     {stack}  (flag --stack-name)")), "{out}");
+    assert!(!out.contains("cachelens-local") && !err.contains("cachelens-local"), "password printed");
+}
+
+#[tokio::test]
+async fn an_rds_managed_secret_takes_host_and_database_from_other_config() {
+    let (host, port) = local_db();
+    let (_, arn) = create_secret(r#"{"username":"cachelens","password":"cachelens-local"}"#).await;
+    let endpoint = format!("{host}:{port}");
+    let stack = create_stack(&[("secretArn", &arn), ("mysqlEndpoint", &endpoint), ("redisEndpoint", "cache.local")]).await;
+    let (ok, out, err) =
+        run(&mut cachelens(&["config", "--stack-name", &stack, "--db-name", "covid_other", "--redis-tls", "true"])
+            .env("REDIS_AUTH_TOKEN", "tok3n"));
+    assert!(ok, "{err}");
+    assert!(out.contains(&format!("mysql://cachelens:****@{host}:{port}/covid_other")), "{out}");
+    assert!(out.contains("rediss://:****@cache.local:6379"), "{out}");
+    assert!(!out.contains("tok3n") && !out.contains("cachelens-local"), "{out}");
+}
+
+#[tokio::test]
+async fn every_error_says_what_is_wrong() {
+    let (bad_json, _) = create_secret(r#"{"username": "u", "password": "#).await;
+    let (no_host, _) = create_secret(r#"{"username":"u","password":"hunter2"}"#).await;
+    let bare = create_stack(&[("webserverpublicurl", "http://x")]).await;
+    let missing_stack = unique("no-such-stack");
+    let missing_secret = unique("no-such-secret");
+    let cases: Vec<(Vec<&str>, String)> = vec![
+        (vec!["--stack-name", &missing_stack], format!("stack {missing_stack} not found in region {REGION}")),
+        (vec!["--stack-name", &bare], format!("stack {bare} has no output secretArn or secretname (outputs present: webserverpublicurl)")),
+        (vec!["--db-secret", &missing_secret], format!("secret {missing_secret} not found in region {REGION}")),
+        (vec!["--db-secret", &bad_json], format!("secret {bad_json} is not the expected JSON")),
+        (vec!["--db-secret", &no_host], format!("secret {no_host} names no host: set --db-host")),
+    ];
+    for (args, want) in cases {
+        let mut full = vec!["config"];
+        full.extend(&args);
+        let (ok, out, err) = run(&mut cachelens(&full));
+        assert!(!ok, "{args:?} succeeded: {out}");
+        assert!(err.contains(&want), "{args:?}: wanted {want:?}, got {err}");
+        assert!(!err.contains("hunter2"), "secret value in error: {err}");
+    }
+    let (ok, _, err) = run(&mut cachelens(&["config", "--db-secret", "x"]).env_remove("AWS_REGION").env_remove("AWS_DEFAULT_REGION"));
+    assert!(!ok);
+    assert!(err.contains("no AWS region: set AWS_REGION"), "{err}");
+}
+
+#[tokio::test]
+async fn the_app_started_with_only_a_stack_name_serves_a_cache_hit() {
+    let db_url = loaded_database("awsstack", 800).await;
+    let addr = socket_of(&db_url);
+    let db_name = db_url.rsplit('/').next().unwrap().to_string();
+    let (secret, _) = create_secret(&format!(
+        r#"{{"username":"cachelens","password":"cachelens-local","host":"{}","port":"{}","dbname":"{db_name}"}}"#,
+        addr.ip(),
+        addr.port()
+    ))
+    .await;
+    let redis = socket_of(&redis_url()).to_string();
+    let stack = create_stack(&[("secretname", &secret), ("redisendpoint", &redis)]).await;
+
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut server = cachelens(&["serve", "--addr", &listen, "--stack-name", &stack, "--cache-prefix", "cachelens-t-aws"])
+        .spawn()
+        .unwrap();
+    let base = format!("http://{listen}");
+    let up = eventually(Duration::from_secs(20), || async {
+        http().get(format!("{base}/healthz")).send().await.is_ok()
+    });
+    let served = async {
+        assert!(up.await, "server did not start");
+        http().post(format!("{base}/api/cache/delete")).send().await.unwrap();
+        let url = format!("{base}/api/query/cache?term=delta&limit=50");
+        let (s1, first) = get_json(&url).await;
+        let (s2, second) = get_json(&url).await;
+        (s1, first, s2, second)
+    }
+    .await;
+    let _ = server.kill();
+    let (s1, first, s2, second) = served;
+    assert_eq!((s1, first["hit"].as_bool()), (200, Some(false)), "{first}");
+    assert_eq!((s2, second["hit"].as_bool(), second["source"].as_str()), (200, Some(true), Some("cache")), "{second}");
+    assert_eq!(second["row_count"], 50);
+}
