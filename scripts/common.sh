@@ -9,6 +9,7 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/cachelens/target}"
 TOOLCHAIN_ENV="$STATE_DIR/toolchain.env"
 CARGO_LEPTOS_VERSION=0.3.11
 MOTO_VERSION=5.2.5
+AWSCLI_VERSION=1.46.3
 
 say() { printf '\033[1;34m==>\033[0m %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }

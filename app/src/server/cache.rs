@@ -43,9 +43,12 @@ impl Answer {
     }
 }
 
-/// Key = prefix, schema version, and a hash of the SQL with its parameters: any change to either is a new key.
-pub fn cache_key(prefix: &str, query: &ArticleQuery) -> String {
+/// Key = prefix, schema version, and a hash of the database the rows come from, the SQL and its parameters:
+/// two deployments sharing one Redis never serve each other's rows.
+pub fn cache_key(prefix: &str, database: &str, query: &ArticleQuery) -> String {
     let mut h = Sha256::new();
+    h.update(database.as_bytes());
+    h.update([0]);
     h.update(ARTICLE_SQL.as_bytes());
     h.update([0]);
     h.update(query.like_pattern().as_bytes());
@@ -80,7 +83,7 @@ pub async fn query_mysql(state: &AppState, query: &ArticleQuery) -> Result<Answe
 /// the request: the answer then comes from MySQL with `cache_error` saying why.
 pub async fn query_cache(state: &AppState, query: &ArticleQuery, ttl_s: u64) -> Result<Answer, QueryFailure> {
     let started = Instant::now();
-    let key = cache_key(&state.cache_prefix, query);
+    let key = cache_key(&state.cache_prefix, &state.database_identity, query);
     let client = state.redis.next_connected();
     if !client.is_connected() {
         return fallback(state, query, "Redis is not connected".into()).await;
@@ -186,12 +189,13 @@ mod tests {
         let a = ArticleQuery::new(Some("delta"), Some(500)).unwrap();
         let b = ArticleQuery::new(Some("delta"), Some(499)).unwrap();
         let c = ArticleQuery::new(Some("Delta"), Some(500)).unwrap();
-        let ka = cache_key("cachelens", &a);
+        let ka = cache_key("cachelens", "db:3306/covid", &a);
         assert!(ka.starts_with("cachelens:v1:q:"), "{ka}");
-        assert_eq!(ka, cache_key("cachelens", &a));
-        assert_ne!(ka, cache_key("cachelens", &b));
-        assert_ne!(ka, cache_key("cachelens", &c));
-        assert_ne!(ka, cache_key("other", &a));
+        assert_eq!(ka, cache_key("cachelens", "db:3306/covid", &a));
+        assert_ne!(ka, cache_key("cachelens", "db:3306/covid", &b));
+        assert_ne!(ka, cache_key("cachelens", "db:3306/covid", &c));
+        assert_ne!(ka, cache_key("other", "db:3306/covid", &a));
+        assert_ne!(ka, cache_key("cachelens", "db:3306/covid_test", &a));
     }
 
     #[test]

@@ -14,12 +14,22 @@ pub struct AppState {
     pub redis: fred::clients::Pool,
     /// Every key cachelens writes starts with `<prefix>:`; Delete Cache removes those and nothing else.
     pub cache_prefix: Arc<str>,
+    /// host:port/database of MySQL, part of every cache key.
+    pub database_identity: Arc<str>,
     status_checks: Arc<AtomicU64>,
 }
 
 impl AppState {
     pub fn new(db: MySqlPool, redis: fred::clients::Pool, cache_prefix: &str) -> Self {
-        Self { db, redis, cache_prefix: cache_prefix.into(), status_checks: Arc::default() }
+        let o = db.connect_options();
+        let database_identity = format!("{}:{}/{}", o.get_host(), o.get_port(), o.get_database().unwrap_or_default());
+        Self {
+            db,
+            redis,
+            cache_prefix: cache_prefix.into(),
+            database_identity: database_identity.into(),
+            status_checks: Arc::default(),
+        }
     }
 
     pub async fn status(&self) -> ServiceStatus {
