@@ -15,7 +15,7 @@ mkdir -p "$PREFIX/releases" "$(dirname "$ENV_FILE")" "$(dirname "$UNIT_FILE")" "
 exec > >(tee -a "$LOG") 2>&1
 echo "cachelens bootstrap $(date -u +%FT%TZ)"
 
-: "${CACHELENS_BUNDLE_URI:?the bundle's s3:// address}"
+: "${CACHELENS_BUNDLE_URI:?the s3:// address of the bundle}"
 : "${CACHELENS_DB_SECRET:?the DB secret ARN}"
 : "${CACHELENS_DB_HOST:?the MySQL host}"
 release="$PREFIX/releases/$(printf '%s' "${CACHELENS_BUNDLE_ETAG:-$CACHELENS_BUNDLE_URI}" | sha256sum | cut -c1-16)"

@@ -56,7 +56,8 @@ pub fn cache_key(prefix: &str, database: &str, query: &ArticleQuery) -> String {
     h.update(query.limit.to_string().as_bytes());
     let digest = h.finalize();
     let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
-    format!("{prefix}:{SCHEMA_VERSION}:q:{hex}")
+    // The digest is a hash tag, so anything keyed on it later (a fill lock) lands on the same cluster slot.
+    format!("{prefix}:{SCHEMA_VERSION}:q:{{{hex}}}")
 }
 
 /// The stored value: the row count, a newline, then the rows' JSON, so a hit needs no parsing.

@@ -3,6 +3,7 @@
 //! Both are created lazily: the server must start and show the services as down when they are unreachable,
 //! and pick them up again without a restart when they come back.
 
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use fred::prelude::*;
@@ -23,9 +24,18 @@ pub fn mysql_pool(url: &str, max_connections: u32) -> Result<MySqlPool, String> 
         .connect_lazy_with(options))
 }
 
-/// A pool of multiplexed Redis connections that keeps reconnecting in the background.
-pub fn redis_pool(url: &str, size: usize) -> Result<fred::clients::Pool, String> {
-    let config = Config::from_url(url).map_err(|e| format!("REDIS_URL is not a valid Redis URL: {}", e.details()))?;
+/// A pool of multiplexed Redis connections that keeps reconnecting in the background. `redis://`,
+/// `rediss://` (TLS), `redis-cluster://` and `rediss-cluster://`, with `user:password@` for AUTH/ACL;
+/// `ca_file` trusts a private CA (PEM) for TLS instead of the system roots.
+pub fn redis_pool(url: &str, size: usize, ca_file: Option<&Path>) -> Result<fred::clients::Pool, String> {
+    let mut config = Config::from_url(url)
+        .map_err(|e| format!("REDIS_URL is not a valid Redis URL: {}", redact_userinfo(e.details())))?;
+    if let Some(ca) = ca_file {
+        if config.tls.is_none() {
+            return Err("a Redis CA file was given but the URL is not TLS: use rediss:// or rediss-cluster://".into());
+        }
+        config.tls = Some(private_ca(ca)?.into());
+    }
     let pool = Builder::from_config(config)
         .with_config(|c| c.fail_fast = false)
         .with_performance_config(|p| p.default_command_timeout = Duration::from_secs(2))
@@ -40,6 +50,26 @@ pub fn redis_pool(url: &str, size: usize) -> Result<fred::clients::Pool, String>
     // The connection task runs for the life of the process; its errors are reported by the probes.
     let _ = pool.connect();
     Ok(pool)
+}
+
+fn private_ca(path: &Path) -> Result<fred::types::config::TlsConnector, String> {
+    use fred::rustls::pki_types::{pem::PemObject, CertificateDer};
+    let mut roots = fred::rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(path).map_err(|e| format!("Redis CA file {}: {e}", path.display()))? {
+        let cert = cert.map_err(|e| format!("Redis CA file {}: {e}", path.display()))?;
+        roots.add(cert).map_err(|e| format!("Redis CA file {}: {e}", path.display()))?;
+    }
+    if roots.is_empty() {
+        return Err(format!("Redis CA file {} holds no certificate", path.display()));
+    }
+    // Explicit provider: the AWS SDK brings aws-lc-rs along, and rustls refuses to guess between two.
+    let provider = std::sync::Arc::new(fred::rustls::crypto::ring::default_provider());
+    let tls = fred::rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS setup: {e}"))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(tls.into())
 }
 
 pub async fn probe_mysql(db: &MySqlPool) -> Probe {

@@ -15,7 +15,7 @@ use crate::server::state::AppState;
 /// connect so the first request can use it, but a dead Redis never holds the server back.
 pub async fn connect(c: &Resolved) -> Result<AppState, String> {
     let db = mysql_pool(&c.database_url.value, c.db_pool)?;
-    let redis = redis_pool(&c.redis_url.value, c.redis_pool)?;
+    let redis = redis_pool(&c.redis_url.value, c.redis_pool, c.redis_ca_file.as_deref())?;
     if tokio::time::timeout(std::time::Duration::from_secs(2), redis.wait_for_connect()).await.is_err() {
         tracing::warn!("Redis is not reachable yet; serving from MySQL until it is");
     }

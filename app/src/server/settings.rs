@@ -50,6 +50,9 @@ pub struct ConnectionArgs {
     /// Redis AUTH token.
     #[arg(long, env = "REDIS_AUTH_TOKEN", hide_env_values = true)]
     pub redis_auth_token: Option<String>,
+    /// PEM file with the CA that signed the Redis server's certificate (private CAs; default: system roots).
+    #[arg(long, env = "CACHELENS_REDIS_CA_FILE")]
+    pub redis_ca_file: Option<PathBuf>,
     /// Secrets Manager secret holding the Redis AUTH token.
     #[arg(long, env = "CACHELENS_REDIS_AUTH_SECRET")]
     pub redis_auth_secret: Option<String>,
@@ -92,6 +95,7 @@ struct FileSettings {
     redis_cluster: Option<bool>,
     redis_auth_token: Option<String>,
     redis_auth_secret: Option<String>,
+    redis_ca_file: Option<PathBuf>,
     region: Option<String>,
 }
 
@@ -132,6 +136,7 @@ pub struct Setting<T> {
 pub struct Resolved {
     pub database_url: Setting<String>,
     pub redis_url: Setting<String>,
+    pub redis_ca_file: Option<PathBuf>,
     pub region: Option<Setting<String>>,
     pub stack_name: Option<Setting<String>>,
     pub db_pool: u32,
@@ -146,6 +151,7 @@ impl Resolved {
         Self {
             database_url: given(database_url),
             redis_url: given(redis_url),
+            redis_ca_file: None,
             region: None,
             stack_name: None,
             db_pool: 8,
@@ -162,6 +168,9 @@ impl Resolved {
         ];
         if let Some(r) = &self.region {
             lines.push(line("region", &r.value, &r.origin));
+        }
+        if let Some(ca) = &self.redis_ca_file {
+            lines.push(format!("{:<14} {}", "redis_ca_file", ca.display()));
         }
         if let Some(s) = &self.stack_name {
             lines.push(line("stack_name", &s.value, &s.origin));
@@ -358,9 +367,11 @@ pub async fn resolve(args: &ConnectionArgs, matches: Option<&ArgMatches>) -> Res
         }
     };
 
+    let redis_ca_file = args.redis_ca_file.clone().or(file.redis_ca_file);
     Ok(Resolved {
         database_url,
         redis_url,
+        redis_ca_file,
         region,
         stack_name,
         db_pool: args.db_pool,

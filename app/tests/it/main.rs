@@ -5,5 +5,6 @@
 mod aws_config;
 mod cache_flow;
 mod loader;
+mod redis_topologies;
 mod status;
 mod support;

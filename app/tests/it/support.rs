@@ -178,7 +178,10 @@ pub fn with_port(url: &str, port: u16) -> String {
 
 /// Serves the real router in this process on an ephemeral port; returns its base URL.
 pub async fn spawn_app(database_url: &str, redis_url: &str, prefix: &str) -> String {
-    let settings = Resolved::from_urls(database_url, redis_url, prefix);
+    spawn_app_with(Resolved::from_urls(database_url, redis_url, prefix)).await
+}
+
+pub async fn spawn_app_with(settings: Resolved) -> String {
     let state = cachelens::server::http::connect(&settings).await.expect("valid connection settings");
     let options = LeptosOptions::builder().output_name("cachelens").site_root("target/site").build();
     let app = cachelens::server::http::router(state, options);
