@@ -1,7 +1,5 @@
 //! The seed's query against MySQL.
 
-use std::time::Instant;
-
 use bytes::Bytes;
 use sqlx::mysql::MySqlPool;
 
@@ -54,14 +52,6 @@ impl RowsJson {
     pub fn decode(&self) -> Result<Vec<Article>, String> {
         serde_json::from_slice(&self.json).map_err(|e| format!("cached rows are not valid: {e}"))
     }
-}
-
-/// Runs the query and times it; the time covers the round trip and reading every row.
-pub async fn fetch(db: &MySqlPool, query: &ArticleQuery) -> Result<(RowsJson, u64), QueryFailure> {
-    let started = Instant::now();
-    let rows = fetch_rows(db, query).await?;
-    let encoded = RowsJson::encode(&rows);
-    Ok((encoded, started.elapsed().as_micros() as u64))
 }
 
 pub async fn fetch_rows(db: &MySqlPool, query: &ArticleQuery) -> Result<Vec<Article>, QueryFailure> {

@@ -1,5 +1,6 @@
 //! Cache-aside in Redis: look up, fall back to MySQL and fill, delete only what cachelens wrote.
 
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -76,8 +77,34 @@ fn decode_value(value: Bytes) -> Option<RowsJson> {
 }
 
 pub async fn query_mysql(state: &AppState, query: &ArticleQuery) -> Result<Answer, QueryFailure> {
-    let (rows, elapsed_us) = articles::fetch(&state.db, query).await?;
+    let started = Instant::now();
+    let rows = fetch_counted(state, query).await?;
+    state.metrics.mysql_latency.observe(started.elapsed());
+    let elapsed_us = started.elapsed().as_micros() as u64;
     Ok(Answer { source: Source::Mysql, hit: false, elapsed_us, ttl_remaining_s: None, rows, cache_error: None })
+}
+
+/// Every article query goes through here, so /metrics counts exactly what MySQL was asked.
+async fn fetch_counted(state: &AppState, query: &ArticleQuery) -> Result<RowsJson, QueryFailure> {
+    state.metrics.mysql_queries.fetch_add(1, Relaxed);
+    let rows = articles::fetch_rows(&state.db, query).await.map(|r| RowsJson::encode(&r));
+    if rows.is_err() {
+        state.metrics.mysql_errors.fetch_add(1, Relaxed);
+    }
+    rows
+}
+
+fn hit(state: &AppState, started: Instant, rows: RowsJson, ttl: Option<u64>) -> Answer {
+    state.metrics.cache_hits.fetch_add(1, Relaxed);
+    state.metrics.hit_latency.observe(started.elapsed());
+    Answer {
+        source: Source::Cache,
+        hit: true,
+        elapsed_us: started.elapsed().as_micros() as u64,
+        ttl_remaining_s: ttl,
+        rows,
+        cache_error: None,
+    }
 }
 
 /// Redis GET; on a hit MySQL is not touched. On a miss, MySQL then SET with EX ttl. Redis trouble never fails
@@ -91,21 +118,20 @@ pub async fn query_cache(state: &AppState, query: &ArticleQuery, ttl_s: u64) -> 
     }
 
     match lookup(client, &key).await {
-        Ok(Some((rows, ttl))) => {
-            return Ok(Answer {
-                source: Source::Cache,
-                hit: true,
-                elapsed_us: started.elapsed().as_micros() as u64,
-                ttl_remaining_s: ttl,
-                rows,
-                cache_error: None,
-            })
-        }
+        Ok(Some((rows, ttl))) => return Ok(hit(state, started, rows, ttl)),
         Ok(None) => {}
         Err(e) => return fallback(state, query, e).await,
     }
 
-    let rows = articles::fetch_rows(&state.db, query).await.map(|r| RowsJson::encode(&r))?;
+    // Single flight: concurrent misses on this key wait here; the first fills, the rest then find it filled.
+    let _gate = state.fill_gate(&key).await;
+    match lookup(client, &key).await {
+        Ok(Some((rows, ttl))) => return Ok(hit(state, started, rows, ttl)),
+        Ok(None) => {}
+        Err(e) => return fallback(state, query, e).await,
+    }
+    state.metrics.cache_misses.fetch_add(1, Relaxed);
+    let rows = fetch_counted(state, query).await?;
     let stored = tokio::time::timeout(
         CACHE_TIMEOUT,
         client.set::<(), _, _>(&key, encode_value(&rows), Some(Expiration::EX(ttl_s as i64)), None, false),
@@ -116,6 +142,7 @@ pub async fn query_cache(state: &AppState, query: &ArticleQuery, ttl_s: u64) -> 
         Ok(Err(e)) => Some(format!("could not store in Redis: {}", e.details())),
         Err(_) => Some(format!("Redis did not answer within {CACHE_TIMEOUT:?}")),
     };
+    state.metrics.miss_latency.observe(started.elapsed());
     Ok(Answer {
         source: Source::Mysql,
         hit: false,
@@ -145,6 +172,7 @@ async fn lookup(client: &Client, key: &str) -> Result<Option<(RowsJson, Option<u
 
 async fn fallback(state: &AppState, query: &ArticleQuery, why: String) -> Result<Answer, QueryFailure> {
     tracing::warn!("cache unavailable, answering from MySQL: {why}");
+    state.metrics.cache_fallbacks.fetch_add(1, Relaxed);
     let mut answer = query_mysql(state, query).await?;
     answer.cache_error = Some(why);
     Ok(answer)

@@ -28,6 +28,8 @@ pub fn mysql_pool(url: &str, max_connections: u32) -> Result<MySqlPool, String> 
 /// `rediss://` (TLS), `redis-cluster://` and `rediss-cluster://`, with `user:password@` for AUTH/ACL;
 /// `ca_file` trusts a private CA (PEM) for TLS instead of the system roots.
 pub fn redis_pool(url: &str, size: usize, ca_file: Option<&Path>) -> Result<fred::clients::Pool, String> {
+    // The AWS SDK brings aws-lc-rs and fred brings ring; rustls refuses to pick between them by itself.
+    let _ = fred::rustls::crypto::ring::default_provider().install_default();
     let mut config = Config::from_url(url)
         .map_err(|e| format!("REDIS_URL is not a valid Redis URL: {}", redact_userinfo(e.details())))?;
     if let Some(ca) = ca_file {
@@ -62,7 +64,6 @@ fn private_ca(path: &Path) -> Result<fred::types::config::TlsConnector, String> 
     if roots.is_empty() {
         return Err(format!("Redis CA file {} holds no certificate", path.display()));
     }
-    // Explicit provider: the AWS SDK brings aws-lc-rs along, and rustls refuses to guess between two.
     let provider = std::sync::Arc::new(fred::rustls::crypto::ring::default_provider());
     let tls = fred::rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()

@@ -1,6 +1,14 @@
 //! The axum router: Leptos pages and server functions, static files and the JSON endpoints.
 
-use axum::{extract::State, routing::get, Json, Router};
+use axum::{
+    extract::{Request, State},
+    http::{header, HeaderValue, StatusCode},
+    middleware::Next,
+    response::{IntoResponse, Response},
+    routing::get,
+    Json, Router,
+};
+use tower_http::set_header::SetResponseHeaderLayer;
 use fred::interfaces::ClientLike;
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
@@ -40,6 +48,8 @@ pub fn router(state: AppState, options: LeptosOptions) -> Router {
     let routes = generate_route_list(App);
     let api = Router::new()
         .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
         .with_state(state.clone())
         .merge(crate::server::api::routes(state.clone()));
     let pages = Router::new()
@@ -58,6 +68,36 @@ pub fn router(state: AppState, options: LeptosOptions) -> Router {
         .fallback(leptos_axum::file_and_error_handler(shell))
         .with_state(options);
     api.merge(pages)
+        .layer(axum::middleware::from_fn_with_state(state, count_responses))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(64 * 1024))
+        .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
+        .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
+        .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
+        .layer(SetResponseHeaderLayer::if_not_present(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP)))
+}
+
+/// Only this origin: no CDN, no third party. Leptos's hydration bootstrap is an inline module script and the
+/// WASM is compiled by the page, hence the two script allowances.
+const CSP: &str = "default-src 'self'; script-src 'self' 'unsafe-inline' 'wasm-unsafe-eval'; \
+                   style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self' ws://127.0.0.1:*; \
+                   frame-ancestors 'none'; base-uri 'self'; form-action 'self'";
+
+async fn count_responses(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    state.metrics.count_status(response.status().as_u16());
+    response
+}
+
+/// Ready when MySQL answers: without Redis cachelens still serves, without MySQL it cannot.
+async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<serde_json::Value>) {
+    let status = state.status().await;
+    let code = if status.mysql.up { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (code, Json(serde_json::json!({ "ready": status.mysql.up, "mysql": status.mysql, "redis": status.redis })))
+}
+
+async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    let body = state.metrics.render(state.db.size(), state.db.num_idle());
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
 }
 
 /// Liveness plus what each backing service says; 200 whenever the process can answer, because a dead Redis

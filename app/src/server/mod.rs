@@ -10,6 +10,7 @@ pub mod csv_load;
 pub mod dataset;
 pub mod generate;
 pub mod http;
+pub mod metrics;
 pub mod progress;
 pub mod respond;
 pub mod settings;

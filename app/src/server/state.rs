@@ -1,12 +1,14 @@
 //! What every request handler and server function shares.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use sqlx::mysql::MySqlPool;
 
 use crate::pages::home::ServiceStatus;
 use crate::server::connections::{probe_mysql, probe_redis};
+use crate::server::metrics::Metrics;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -16,7 +18,28 @@ pub struct AppState {
     pub cache_prefix: Arc<str>,
     /// host:port/database of MySQL, part of every cache key.
     pub database_identity: Arc<str>,
+    pub metrics: Arc<Metrics>,
+    /// One gate per cache key being filled, so concurrent misses on a key run one MySQL query.
+    fills: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
     status_checks: Arc<AtomicU64>,
+}
+
+/// Held while one request fills a key; dropping it lets the waiters in and forgets the gate.
+pub struct FillGuard {
+    fills: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
+    key: String,
+    gate: Arc<tokio::sync::Mutex<()>>,
+    _held: tokio::sync::OwnedMutexGuard<()>,
+}
+
+impl Drop for FillGuard {
+    fn drop(&mut self) {
+        let mut fills = self.fills.lock().expect("fill map");
+        // The map and this guard hold the gate; anyone else still waiting keeps it alive in the map.
+        if Arc::strong_count(&self.gate) <= 3 {
+            fills.remove(&self.key);
+        }
+    }
 }
 
 impl AppState {
@@ -28,8 +51,17 @@ impl AppState {
             redis,
             cache_prefix: cache_prefix.into(),
             database_identity: database_identity.into(),
+            metrics: Arc::default(),
+            fills: Arc::default(),
             status_checks: Arc::default(),
         }
+    }
+
+    /// Waits until no other request of this process is filling `key`, then holds it.
+    pub async fn fill_gate(&self, key: &str) -> FillGuard {
+        let gate = self.fills.lock().expect("fill map").entry(key.to_string()).or_default().clone();
+        let held = gate.clone().lock_owned().await;
+        FillGuard { fills: self.fills.clone(), key: key.to_string(), gate, _held: held }
     }
 
     pub async fn status(&self) -> ServiceStatus {

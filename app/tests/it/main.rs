@@ -5,6 +5,7 @@
 mod aws_config;
 mod cache_flow;
 mod loader;
+mod observability;
 mod redis_topologies;
 mod status;
 mod support;
