@@ -9,7 +9,8 @@ use leptos_router::{components::Form, hooks::use_query_map};
 use crate::model::{QueryOutcome, Source, DEFAULT_LIMIT, DEFAULT_TERM, DEFAULT_TTL_S, MAX_LIMIT, MAX_TTL_S};
 use crate::pages::{error_text, home::format_ms};
 
-type Request = (String, String, String);
+/// term, limit, ttl as typed, and the run counter: a new press is a new request even with the same fields.
+type Request = (String, String, String, String);
 
 /// A query page: the form writes its fields into the URL (so a result can be linked and is rendered on the
 /// server too) and the result is fetched whenever the URL's `run` counter changes.
@@ -30,13 +31,13 @@ where
     let field = move |name: &str, default: String| params.with_untracked(|p| p.get(name)).unwrap_or(default);
     let request = move || {
         params.with(|p| {
-            p.get("run").map(|_| {
-                (p.get("term").unwrap_or_default(), p.get("limit").unwrap_or_default(), p.get("ttl").unwrap_or_default())
+            p.get("run").map(|run| {
+                (p.get("term").unwrap_or_default(), p.get("limit").unwrap_or_default(), p.get("ttl").unwrap_or_default(), run)
             })
         })
     };
     let result = Resource::new(request, move |req: Option<Request>| async move {
-        let (term, limit, ttl) = req?;
+        let (term, limit, ttl, _run) = req?;
         let limit = match limit.trim() {
             "" => DEFAULT_LIMIT,
             l => match l.parse::<u32>() {
