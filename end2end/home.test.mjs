@@ -8,6 +8,7 @@ test('Home hydrates and its refresh button reaches the server function', async (
     const page = await openHydrated(browser, '/');
     assert.equal(await page.textContent('tr[data-service="MySQL"] .state'), 'up');
     assert.equal(await page.textContent('tr[data-service="Redis"] .state'), 'up');
+    assert.match(await page.textContent('#dataset'), /^3000 articles from articles\.csv, loaded \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC\.$/);
     const before = Number(await page.textContent('#check-number'));
     await page.click('#refresh-status');
     // Only the WASM handler can issue the call and only the server can raise the count.

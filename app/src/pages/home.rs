@@ -21,6 +21,29 @@ pub struct ServiceStatus {
     pub check: u64,
 }
 
+/// What `cachelens load-data` last put into the articles table.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Dataset {
+    pub rows: u64,
+    /// The file's name (not its path on the server).
+    pub source: String,
+    pub loaded_at: String,
+}
+
+#[server]
+pub async fn dataset_info() -> Result<Option<Dataset>, ServerFnError> {
+    use crate::server::respond::{app_state, fail};
+    let state = app_state()?;
+    let record = crate::server::dataset::read_record(&state.db)
+        .await
+        .map_err(|e| fail(503, format!("MySQL is unavailable: {}", crate::server::connections::redact_error(e))))?;
+    Ok(record.map(|r| Dataset {
+        rows: r.row_count,
+        source: std::path::Path::new(&r.source).file_name().map_or(r.source.clone(), |n| n.to_string_lossy().into_owned()),
+        loaded_at: r.loaded_at,
+    }))
+}
+
 #[server]
 pub async fn check_services() -> Result<ServiceStatus, ServerFnError> {
     let state = expect_context::<crate::server::state::AppState>();
@@ -35,6 +58,7 @@ pub fn format_ms(us: u64) -> String {
 pub fn HomePage() -> impl IntoView {
     let refresh = RwSignal::new(0u32);
     let status = Resource::new(move || refresh.get(), |_| check_services());
+    let dataset = Resource::new(move || refresh.get(), |_| dataset_info());
 
     view! {
         <section class="intro">
@@ -52,6 +76,22 @@ pub fn HomePage() -> impl IntoView {
             </ol>
             <p>"The query, as the original sample wrote it (cachelens binds the term and the limit as parameters):"</p>
             <pre class="sql">{crate::model::SEED_SQL}</pre>
+        </section>
+        <section class="dataset">
+            <h2>"Dataset"</h2>
+            <Transition fallback=|| view! { <p class="muted">"Reading the dataset…"</p> }>
+                {move || dataset.get().map(|answer| match answer {
+                    Ok(Some(d)) => view! {
+                        <p id="dataset">
+                            <strong>{d.rows}</strong>" articles from "<code>{d.source}</code>", loaded "{d.loaded_at}" UTC."
+                        </p>
+                    }.into_any(),
+                    Ok(None) => view! {
+                        <p class="warn">"No articles loaded yet: run "<code>"cachelens load-data"</code>"."</p>
+                    }.into_any(),
+                    Err(e) => view! { <p class="error">{crate::pages::error_text(&e)}</p> }.into_any(),
+                })}
+            </Transition>
         </section>
         <section class="status">
             <h2>"Services"</h2>

@@ -102,14 +102,22 @@ pub async fn table_exists(db: &MySqlPool, name: &str) -> Result<bool, String> {
 
 pub async fn current_record(db: &MySqlPool) -> Result<Option<DatasetRecord>, String> {
     sqlx::query(META_SQL).execute(db).await.map_err(redact_error)?;
+    read_record(db).await.map_err(redact_error)
+}
+
+/// The record without creating anything: `None` before the first load.
+pub async fn read_record(db: &MySqlPool) -> Result<Option<DatasetRecord>, sqlx::Error> {
     let row = sqlx::query(
         "SELECT source, checksum, row_count, DATE_FORMAT(loaded_at, '%Y-%m-%d %H:%i:%s') AS loaded_at \
          FROM cachelens_datasets WHERE table_name = ?",
     )
     .bind(TABLE)
     .fetch_optional(db)
-    .await
-    .map_err(redact_error)?;
+    .await;
+    let row = match row {
+        Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("42S02") => None,
+        other => other?,
+    };
     Ok(row.map(|r| DatasetRecord {
         source: r.get("source"),
         checksum: r.get("checksum"),

@@ -29,6 +29,20 @@ async fn home_page_is_server_rendered_with_the_hydration_script_and_live_status(
 }
 
 #[tokio::test]
+async fn home_shows_the_loaded_dataset() {
+    let db = loaded_database("homedataset", 120).await;
+    let base = spawn_app(&db, &redis_url(), "cachelens-t-homedataset").await;
+    let html = http().get(format!("{base}/")).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("<strong>120</strong>") && html.contains("<code>homedataset.csv</code>"), "{html}");
+
+    let empty = fresh_database("homeempty").await;
+    cachelens::server::dataset::connect_creating(&empty).await.unwrap();
+    let base = spawn_app(&empty, &redis_url(), "cachelens-t-homeempty").await;
+    let html = http().get(format!("{base}/")).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("No articles loaded yet"), "{html}");
+}
+
+#[tokio::test]
 async fn a_dead_redis_shows_as_down_and_the_server_keeps_serving_until_it_returns() {
     let mut redis = RedisServer::start();
     let base = spawn_app(&database_url(), &redis.url(), "cachelens-t-down").await;
