@@ -6,7 +6,6 @@ pub const DEFAULT_TERM: &str = "delta";
 pub const DEFAULT_LIMIT: u32 = 500;
 pub const MAX_LIMIT: u32 = 5000;
 pub const MAX_TERM_CHARS: usize = 100;
-pub const DEFAULT_TTL_S: u64 = 60;
 pub const MAX_TTL_S: u64 = 86_400;
 
 /// The seed's query, with the search term and the row limit as bound parameters.
@@ -59,8 +58,9 @@ impl ArticleQuery {
     }
 }
 
-pub fn validate_ttl(ttl: Option<u64>) -> Result<u64, String> {
-    let ttl = ttl.unwrap_or(DEFAULT_TTL_S);
+/// A requested TTL, or the server's default when none was asked for.
+pub fn validate_ttl(ttl: Option<u64>, default: u64) -> Result<u64, String> {
+    let ttl = ttl.unwrap_or(default);
     if (1..=MAX_TTL_S).contains(&ttl) {
         Ok(ttl)
     } else {
@@ -132,7 +132,8 @@ mod tests {
         assert!(ArticleQuery::new(Some("x"), Some(MAX_LIMIT + 1)).unwrap_err().contains("between 1 and"));
         assert!(ArticleQuery::new(Some(&"y".repeat(101)), None).unwrap_err().contains("longer"));
         assert!(ArticleQuery::new(Some("a\u{0}b"), None).unwrap_err().contains("control"));
-        assert!(validate_ttl(Some(0)).is_err());
-        assert_eq!(validate_ttl(None), Ok(60));
+        assert!(validate_ttl(Some(0), 60).is_err());
+        assert_eq!(validate_ttl(None, 90), Ok(90));
+        assert_eq!(validate_ttl(Some(5), 90), Ok(5));
     }
 }

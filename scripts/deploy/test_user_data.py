@@ -71,6 +71,16 @@ class UserDataSandboxTest(unittest.TestCase):
                             aws_access_key_id="testing", aws_secret_access_key="testing")
 
     def test_bootstrap_installs_the_bundle_and_the_app_answers(self):
+        self.deploy_and_query(cluster_mode="disabled", endpoint=f"{self.redis.hostname}:{self.redis.port}")
+
+    def test_cluster_mode_reaches_the_app(self):
+        # Pulumi's cacheClusterMode=enabled hands the configuration endpoint over; the app must use cluster mode.
+        cluster = urlparse(required("REDIS_CLUSTER_URL"))
+        env_file = self.deploy_and_query(cluster_mode="enabled", endpoint=f"{cluster.hostname}:{cluster.port}")
+        self.assertIn(f"CACHELENS_REDIS_HOST={cluster.hostname}:{cluster.port}", env_file)
+        self.assertIn("CACHELENS_REDIS_CLUSTER=true", env_file)
+
+    def deploy_and_query(self, cluster_mode, endpoint):
         bucket = f"cachelens-bundle-{uuid.uuid4().hex[:8]}"
         s3 = self.aws("s3")
         s3.create_bucket(Bucket=bucket)
@@ -99,8 +109,9 @@ class UserDataSandboxTest(unittest.TestCase):
             "CACHELENS_DB_HOST": self.db.hostname,
             "CACHELENS_DB_PORT": str(self.db.port),
             "CACHELENS_DB_NAME": self.db_name,
-            "CACHELENS_REDIS_PRIMARY": f"{self.redis.hostname}:{self.redis.port}",
-            "CACHELENS_REDIS_CLUSTER_MODE": "disabled",
+            "CACHELENS_REDIS_PRIMARY": endpoint if cluster_mode == "disabled" else "primary.invalid:6379",
+            "CACHELENS_REDIS_CONFIGURATION": endpoint if cluster_mode == "enabled" else "",
+            "CACHELENS_REDIS_CLUSTER_MODE": cluster_mode,
             "CACHELENS_REDIS_TLS": "false",
             "CACHELENS_RETRY_SECONDS": "1",
         }
@@ -140,6 +151,7 @@ class UserDataSandboxTest(unittest.TestCase):
         self.assertEqual(status, 200)
         self.assertIn(b"/pkg/cachelens.js", page)
         self.assertEqual(get(f"{base}/pkg/cachelens.wasm")[0], 200, "the bundle's site is not served")
+        return env_file
 
 
 if __name__ == "__main__":

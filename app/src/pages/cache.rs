@@ -6,7 +6,7 @@ use crate::model::QueryOutcome;
 use crate::pages::results::QueryPage;
 
 #[server]
-pub async fn query_cache(term: String, limit: u32, ttl: u64) -> Result<QueryOutcome, ServerFnError> {
+pub async fn query_cache(term: String, limit: u32, ttl: Option<u64>) -> Result<QueryOutcome, ServerFnError> {
     use crate::model::{validate_ttl, ArticleQuery};
     use crate::server::articles::QueryFailure;
     use crate::server::respond::{app_state, query_failed};
@@ -14,7 +14,7 @@ pub async fn query_cache(term: String, limit: u32, ttl: u64) -> Result<QueryOutc
     let state = app_state()?;
     let invalid = |e| query_failed(QueryFailure::Invalid(e));
     let query = ArticleQuery::new(Some(&term), Some(limit)).map_err(invalid)?;
-    let ttl = validate_ttl(Some(ttl)).map_err(invalid)?;
+    let ttl = validate_ttl(ttl, state.default_ttl_s).map_err(invalid)?;
     let answer = crate::server::cache::query_cache(&state, &query, ttl).await.map_err(query_failed)?;
     answer.into_outcome().map_err(query_failed)
 }

@@ -20,7 +20,7 @@ pub async fn query_mysql(term: String, limit: u32) -> Result<QueryOutcome, Serve
 #[component]
 pub fn MysqlPage() -> impl IntoView {
     view! {
-        <QueryPage title="Query MySQL" path="/mysql" with_ttl=false run=|term, limit, _ttl| query_mysql(term, limit)>
+        <QueryPage title="Query MySQL" path="/mysql" with_ttl=false run={|term, limit, _ttl: Option<u64>| query_mysql(term, limit)}>
             <p>"Every press sends the query to MySQL. The time is measured on the server, from sending the query to having every row."</p>
         </QueryPage>
     }

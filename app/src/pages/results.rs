@@ -6,7 +6,7 @@ use std::time::Duration;
 use leptos::prelude::*;
 use leptos_router::{components::Form, hooks::use_query_map};
 
-use crate::model::{QueryOutcome, Source, DEFAULT_LIMIT, DEFAULT_TERM, DEFAULT_TTL_S, MAX_LIMIT, MAX_TTL_S};
+use crate::model::{QueryOutcome, Source, DEFAULT_LIMIT, DEFAULT_TERM, MAX_LIMIT, MAX_TTL_S};
 use crate::pages::{error_text, home::format_ms};
 
 /// term, limit, ttl as typed, and the run counter: a new press is a new request even with the same fields.
@@ -24,7 +24,7 @@ pub fn QueryPage<F, Fut>(
     children: Children,
 ) -> impl IntoView
 where
-    F: Fn(String, u32, u64) -> Fut + Copy + Send + Sync + 'static,
+    F: Fn(String, u32, Option<u64>) -> Fut + Copy + Send + Sync + 'static,
     Fut: Future<Output = Result<QueryOutcome, ServerFnError>> + Send + 'static,
 {
     let params = use_query_map();
@@ -46,9 +46,9 @@ where
             },
         };
         let ttl = match ttl.trim() {
-            "" => DEFAULT_TTL_S,
+            "" => None,
             t => match t.parse::<u64>() {
-                Ok(t) => t,
+                Ok(t) => Some(t),
                 Err(_) => return Some(Err(format!("TTL must be a whole number of seconds, got {t:?}"))),
             },
         };
@@ -63,7 +63,7 @@ where
             <label>"Search term " <input name="term" value=field("term", DEFAULT_TERM.into()) maxlength="100"/></label>
             <label>"Rows " <input name="limit" type="number" min="1" max=MAX_LIMIT value=field("limit", DEFAULT_LIMIT.to_string())/></label>
             {with_ttl.then(|| view! {
-                <label>"TTL (s) " <input name="ttl" type="number" min="1" max=MAX_TTL_S value=field("ttl", DEFAULT_TTL_S.to_string())/></label>
+                <label>"TTL (s) " <input name="ttl" type="number" min="1" max=MAX_TTL_S placeholder="server default" value=field("ttl", String::new())/></label>
             })}
             <input type="hidden" name="run" value=move || next_run().to_string()/>
             <button type="submit" id="run-query">{title}</button>

@@ -40,8 +40,8 @@ impl QueryParams {
         ArticleQuery::new(self.term.as_deref(), limit).map_err(QueryFailure::Invalid)
     }
 
-    fn ttl(&self) -> Result<u64, QueryFailure> {
-        validate_ttl(parse_number("ttl", self.ttl.as_deref())?).map_err(QueryFailure::Invalid)
+    fn ttl(&self, default: u64) -> Result<u64, QueryFailure> {
+        validate_ttl(parse_number("ttl", self.ttl.as_deref())?, default).map_err(QueryFailure::Invalid)
     }
 }
 
@@ -56,7 +56,7 @@ async fn query_mysql(State(state): State<AppState>, Query(params): Query<QueryPa
 }
 
 async fn query_cache(State(state): State<AppState>, Query(params): Query<QueryParams>) -> Response {
-    let answer = async { cache::query_cache(&state, &params.article_query()?, params.ttl()?).await };
+    let answer = async { cache::query_cache(&state, &params.article_query()?, params.ttl(state.default_ttl_s)?).await };
     respond(answer.await)
 }
 

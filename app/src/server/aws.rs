@@ -131,7 +131,12 @@ pub async fn secret_string(config: &SdkConfig, secret_id: &str) -> Result<String
     let client = aws_sdk_secretsmanager::Client::new(config);
     let answer = client.get_secret_value().secret_id(secret_id).send().await.map_err(|e| {
         let message = e.message().unwrap_or_default().to_string();
+        // Secrets Manager says AccessDeniedException; an IAM denial before the service (403) may carry no code.
+        let forbidden = e.raw_response().map(|r| r.status().as_u16()) == Some(403);
         match e.code() {
+            _ if forbidden => format!(
+                "access denied reading secret {secret_id}: grant secretsmanager:GetSecretValue on it to this role"
+            ),
             Some("ResourceNotFoundException") => {
                 format!("secret {secret_id} not found in region {}", region_of(config))
             }

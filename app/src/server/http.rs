@@ -27,7 +27,7 @@ pub async fn connect(c: &Resolved) -> Result<AppState, String> {
     if tokio::time::timeout(std::time::Duration::from_secs(2), redis.wait_for_connect()).await.is_err() {
         tracing::warn!("Redis is not reachable yet; serving from MySQL until it is");
     }
-    Ok(AppState::new(db, redis, &c.cache_prefix))
+    Ok(AppState::new(db, redis, &c.cache_prefix, c.cache_ttl))
 }
 
 pub async fn serve(args: ServeArgs, resolved: Resolved) -> Result<(), String> {

@@ -68,6 +68,9 @@ pub struct ConnectionArgs {
     /// Namespace of every key cachelens writes; Delete Cache removes `<prefix>:*` and nothing else.
     #[arg(long, env = "CACHELENS_CACHE_PREFIX", default_value = "cachelens", value_parser = parse_prefix)]
     pub cache_prefix: String,
+    /// Seconds a cache entry lives when the request names no TTL.
+    #[arg(long, env = "CACHELENS_TTL", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub cache_ttl: u64,
 }
 
 /// The prefix becomes part of a SCAN pattern, so glob characters would widen what Delete Cache removes.
@@ -142,6 +145,7 @@ pub struct Resolved {
     pub db_pool: u32,
     pub redis_pool: usize,
     pub cache_prefix: String,
+    pub cache_ttl: u64,
 }
 
 impl Resolved {
@@ -157,6 +161,7 @@ impl Resolved {
             db_pool: 8,
             redis_pool: 2,
             cache_prefix: cache_prefix.into(),
+            cache_ttl: 60,
         }
     }
 
@@ -178,6 +183,7 @@ impl Resolved {
         lines.push(format!("{:<14} {}", "db_pool", self.db_pool));
         lines.push(format!("{:<14} {}", "redis_pool", self.redis_pool));
         lines.push(format!("{:<14} {}", "cache_prefix", self.cache_prefix));
+        lines.push(format!("{:<14} {} s", "cache_ttl", self.cache_ttl));
         lines.join("\n")
     }
 }
@@ -377,6 +383,7 @@ pub async fn resolve(args: &ConnectionArgs, matches: Option<&ArgMatches>) -> Res
         db_pool: args.db_pool,
         redis_pool: args.redis_pool,
         cache_prefix: args.cache_prefix.clone(),
+        cache_ttl: args.cache_ttl,
     })
 }
 
@@ -407,6 +414,7 @@ mod tests {
             config: Some(file.clone()),
             redis_url: Some("redis://flag:2".into()),
             cache_prefix: "cachelens".into(),
+            cache_ttl: 60,
             ..Default::default()
         };
         let r = resolve(&args, None).await.unwrap();

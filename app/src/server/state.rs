@@ -18,6 +18,8 @@ pub struct AppState {
     pub cache_prefix: Arc<str>,
     /// host:port/database of MySQL, part of every cache key.
     pub database_identity: Arc<str>,
+    /// TTL for requests that name none.
+    pub default_ttl_s: u64,
     pub metrics: Arc<Metrics>,
     /// One gate per cache key being filled, so concurrent misses on a key run one MySQL query.
     fills: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
@@ -43,7 +45,7 @@ impl Drop for FillGuard {
 }
 
 impl AppState {
-    pub fn new(db: MySqlPool, redis: fred::clients::Pool, cache_prefix: &str) -> Self {
+    pub fn new(db: MySqlPool, redis: fred::clients::Pool, cache_prefix: &str, default_ttl_s: u64) -> Self {
         let o = db.connect_options();
         let database_identity = format!("{}:{}/{}", o.get_host(), o.get_port(), o.get_database().unwrap_or_default());
         Self {
@@ -51,6 +53,7 @@ impl AppState {
             redis,
             cache_prefix: cache_prefix.into(),
             database_identity: database_identity.into(),
+            default_ttl_s,
             metrics: Arc::default(),
             fills: Arc::default(),
             status_checks: Arc::default(),

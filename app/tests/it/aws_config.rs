@@ -190,3 +190,47 @@ async fn the_app_started_with_only_a_stack_name_serves_a_cache_hit() {
     assert_eq!((s2, second["hit"].as_bool(), second["source"].as_str()), (200, Some(true), Some("cache")), "{second}");
     assert_eq!(second["row_count"], 50);
 }
+
+/// A moto of this test's own with IAM enforced after the set-up calls: a user with no policy may not read
+/// the secret, and cachelens says so.
+#[tokio::test]
+async fn access_denied_on_the_secret_is_named() {
+    let port = free_port();
+    let server = std::env::var("MOTO_SERVER").unwrap_or_else(|_| panic!("MOTO_SERVER is not set: run through scripts/test"));
+    let mut moto = Command::new(server)
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .env("INITIAL_NO_AUTH_ACTION_COUNT", "3")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let url = format!("http://127.0.0.1:{port}");
+    let started = eventually(Duration::from_secs(20), || async { http().get(format!("{url}/moto-api/")).send().await.is_ok() });
+    assert!(started.await, "moto did not start");
+    let admin = aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new(REGION))
+        .endpoint_url(&url)
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
+        .load()
+        .await;
+    // The three unauthenticated calls moto allows: a secret, a user without any policy, that user's key.
+    aws_sdk_secretsmanager::Client::new(&admin)
+        .create_secret()
+        .name("locked")
+        .secret_string(r#"{"username":"u","password":"hunter2"}"#)
+        .send()
+        .await
+        .unwrap();
+    let iam = aws_sdk_iam::Client::new(&admin);
+    iam.create_user().user_name("nobody").send().await.unwrap();
+    let key = iam.create_access_key().user_name("nobody").send().await.unwrap().access_key.unwrap();
+
+    let (ok, _, err) = run(cachelens(&["config", "--db-secret", "locked"])
+        .env("AWS_ENDPOINT_URL", &url)
+        .env("AWS_ACCESS_KEY_ID", key.access_key_id())
+        .env("AWS_SECRET_ACCESS_KEY", key.secret_access_key()));
+    let _ = moto.kill();
+    assert!(!ok);
+    assert!(err.contains("access denied reading secret locked: grant secretsmanager:GetSecretValue"), "{err}");
+    assert!(!err.contains("hunter2"));
+}

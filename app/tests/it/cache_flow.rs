@@ -59,6 +59,16 @@ async fn miss_then_hit_with_identical_rows_and_a_falling_ttl() {
 }
 
 #[tokio::test]
+async fn a_request_without_ttl_gets_the_configured_default() {
+    let mut settings = cachelens::server::settings::Resolved::from_urls(&articles_db().await, &redis_url(), "cachelens-t-defttl");
+    settings.cache_ttl = 90;
+    let base = spawn_app_with(settings).await;
+    http().post(format!("{base}/api/cache/delete")).send().await.unwrap();
+    let (status, miss) = get_json(&format!("{base}/api/query/cache?term=delta&limit=7")).await;
+    assert_eq!((status, miss["ttl_remaining_s"].as_u64()), (200, Some(90)), "{miss}");
+}
+
+#[tokio::test]
 async fn an_expired_entry_turns_a_hit_into_a_miss() {
     let base = spawn_app(&articles_db().await, &redis_url(), "cachelens-t-expiry").await;
     http().post(format!("{base}/api/cache/delete")).send().await.unwrap();
