@@ -1,5 +1,7 @@
 //! The seed's query against MySQL.
 
+use std::time::Duration;
+
 use bytes::Bytes;
 use sqlx::mysql::MySqlPool;
 
@@ -54,13 +56,15 @@ impl RowsJson {
     }
 }
 
+/// Past this a query counts as failed: a stuck MySQL must not hold requests (and pool connections) forever.
+const QUERY_TIMEOUT: Duration = Duration::from_secs(10);
+
 pub async fn fetch_rows(db: &MySqlPool, query: &ArticleQuery) -> Result<Vec<Article>, QueryFailure> {
-    sqlx::query_as::<_, Article>(ARTICLE_SQL)
-        .bind(query.like_pattern())
-        .bind(query.limit)
-        .fetch_all(db)
-        .await
-        .map_err(classify)
+    let rows = sqlx::query_as::<_, Article>(ARTICLE_SQL).bind(query.like_pattern()).bind(query.limit).fetch_all(db);
+    match tokio::time::timeout(QUERY_TIMEOUT, rows).await {
+        Ok(answer) => answer.map_err(classify),
+        Err(_) => Err(QueryFailure::DatabaseDown(format!("no answer within {QUERY_TIMEOUT:?}"))),
+    }
 }
 
 fn classify(e: sqlx::Error) -> QueryFailure {

@@ -79,8 +79,9 @@ fn decode_value(value: Bytes) -> Option<RowsJson> {
 pub async fn query_mysql(state: &AppState, query: &ArticleQuery) -> Result<Answer, QueryFailure> {
     let started = Instant::now();
     let rows = fetch_counted(state, query).await?;
-    state.metrics.mysql_latency.observe(started.elapsed());
-    let elapsed_us = started.elapsed().as_micros() as u64;
+    let elapsed = started.elapsed();
+    state.metrics.mysql_latency.observe(elapsed);
+    let elapsed_us = elapsed.as_micros() as u64;
     Ok(Answer { source: Source::Mysql, hit: false, elapsed_us, ttl_remaining_s: None, rows, cache_error: None })
 }
 
@@ -96,11 +97,12 @@ async fn fetch_counted(state: &AppState, query: &ArticleQuery) -> Result<RowsJso
 
 fn hit(state: &AppState, started: Instant, rows: RowsJson, ttl: Option<u64>) -> Answer {
     state.metrics.cache_hits.fetch_add(1, Relaxed);
-    state.metrics.hit_latency.observe(started.elapsed());
+    let elapsed = started.elapsed();
+    state.metrics.hit_latency.observe(elapsed);
     Answer {
         source: Source::Cache,
         hit: true,
-        elapsed_us: started.elapsed().as_micros() as u64,
+        elapsed_us: elapsed.as_micros() as u64,
         ttl_remaining_s: ttl,
         rows,
         cache_error: None,
@@ -117,18 +119,16 @@ pub async fn query_cache(state: &AppState, query: &ArticleQuery, ttl_s: u64) -> 
         return fallback(state, query, "Redis is not connected".into()).await;
     }
 
-    match lookup(client, &key).await {
-        Ok(Some((rows, ttl))) => return Ok(hit(state, started, rows, ttl)),
-        Ok(None) => {}
-        Err(e) => return fallback(state, query, e).await,
-    }
-
-    // Single flight: concurrent misses on this key wait here; the first fills, the rest then find it filled.
-    let _gate = state.fill_gate(&key).await;
-    match lookup(client, &key).await {
-        Ok(Some((rows, ttl))) => return Ok(hit(state, started, rows, ttl)),
-        Ok(None) => {}
-        Err(e) => return fallback(state, query, e).await,
+    // Single flight: after a first miss, wait for any fill of this key in progress and look again; only the
+    // request that still misses while holding the gate asks MySQL.
+    let mut gate = None;
+    loop {
+        match lookup(client, &key).await {
+            Ok(Some((rows, ttl))) => return Ok(hit(state, started, rows, ttl)),
+            Ok(None) if gate.is_none() => gate = Some(state.fill_gate(&key).await),
+            Ok(None) => break,
+            Err(e) => return fallback(state, query, e).await,
+        }
     }
     state.metrics.cache_misses.fetch_add(1, Relaxed);
     let rows = fetch_counted(state, query).await?;
@@ -142,11 +142,12 @@ pub async fn query_cache(state: &AppState, query: &ArticleQuery, ttl_s: u64) -> 
         Ok(Err(e)) => Some(format!("could not store in Redis: {}", e.details())),
         Err(_) => Some(format!("Redis did not answer within {CACHE_TIMEOUT:?}")),
     };
-    state.metrics.miss_latency.observe(started.elapsed());
+    let elapsed = started.elapsed();
+    state.metrics.miss_latency.observe(elapsed);
     Ok(Answer {
         source: Source::Mysql,
         hit: false,
-        elapsed_us: started.elapsed().as_micros() as u64,
+        elapsed_us: elapsed.as_micros() as u64,
         ttl_remaining_s: cache_error.is_none().then_some(ttl_s),
         rows,
         cache_error,
