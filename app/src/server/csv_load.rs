@@ -88,6 +88,7 @@ async fn insert_all(db: &MySqlPool, path: &Path, progress: &mut Progress) -> Res
     let order = header_order(path, &mut reader)?;
 
     let mut seen: HashMap<i32, u64> = HashMap::new();
+    let mut inserter = Inserter { db: db.clone(), inflight: None };
     let mut batch: Vec<Row> = Vec::with_capacity(BATCH_ROWS);
     let mut record = csv::ByteRecord::new();
     let mut rows = 0u64;
@@ -107,16 +108,14 @@ async fn insert_all(db: &MySqlPool, path: &Path, progress: &mut Progress) -> Res
         }
         batch.push(row);
         if batch.len() == BATCH_ROWS {
-            insert_batch(db, &batch).await?;
             rows += batch.len() as u64;
-            batch.clear();
+            inserter.push(std::mem::replace(&mut batch, Vec::with_capacity(BATCH_ROWS))).await?;
             progress.advance(rows, reader.position().byte());
         }
     }
-    if !batch.is_empty() {
-        insert_batch(db, &batch).await?;
-        rows += batch.len() as u64;
-    }
+    rows += batch.len() as u64;
+    inserter.push(batch).await?;
+    inserter.finish().await?;
     progress.advance(rows, total_bytes);
     Ok(rows)
 }
@@ -161,6 +160,38 @@ fn validate(record: &csv::ByteRecord, order: &[usize]) -> Result<Row, String> {
     let id_text = fields[0].trim();
     let object_id = id_text.parse::<i32>().map_err(|_| format!("OBJECTID {id_text:?} is not an integer"))?;
     Ok(Row { object_id, fields })
+}
+
+/// Keeps one INSERT in flight while the reader parses the next batch, so MySQL and the parser work at once.
+/// On an error the caller drops the staging table, which waits for an INSERT still running.
+struct Inserter {
+    db: MySqlPool,
+    inflight: Option<tokio::task::JoinHandle<Result<(), String>>>,
+}
+
+impl Inserter {
+    async fn push(&mut self, batch: Vec<Row>) -> Result<(), String> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let db = self.db.clone();
+        let next = tokio::spawn(async move { insert_batch(&db, &batch).await });
+        match self.inflight.replace(next) {
+            Some(previous) => joined(previous).await,
+            None => Ok(()),
+        }
+    }
+
+    async fn finish(mut self) -> Result<(), String> {
+        match self.inflight.take() {
+            Some(last) => joined(last).await,
+            None => Ok(()),
+        }
+    }
+}
+
+async fn joined(task: tokio::task::JoinHandle<Result<(), String>>) -> Result<(), String> {
+    task.await.map_err(|e| format!("inserting rows failed: {e}"))?
 }
 
 async fn insert_batch(db: &MySqlPool, batch: &[Row]) -> Result<(), String> {
