@@ -63,7 +63,7 @@ where
             <label>"Search term " <input name="term" value=field("term", DEFAULT_TERM.into()) maxlength="100"/></label>
             <label>"Rows " <input name="limit" type="number" min="1" max=MAX_LIMIT value=field("limit", DEFAULT_LIMIT.to_string())/></label>
             {with_ttl.then(|| view! {
-                <label>"TTL (s) " <input name="ttl" type="number" min="1" max=MAX_TTL_S placeholder="server default" value=field("ttl", String::new())/></label>
+                <label>"TTL (s) " <input name="ttl" type="number" min="1" max=MAX_TTL_S placeholder="default" value=field("ttl", String::new())/></label>
             })}
             <input type="hidden" name="run" value=move || next_run().to_string()/>
             <button type="submit" id="run-query">{title}</button>

@@ -64,6 +64,8 @@ pub async fn load_csv(db: &MySqlPool, path: &Path, force: bool, progress: &mut P
 fn file_checksum(path: &Path) -> Result<String, String> {
     let mut file = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let mut hasher = Sha256::new();
+    // The table layout is part of what was loaded: a file loaded by an older layout is loaded again.
+    hasher.update(dataset::LAYOUT_VERSION.as_bytes());
     let mut buf = vec![0u8; 1 << 16];
     loop {
         let n = file.read(&mut buf).map_err(|e| format!("{}: {e}", path.display()))?;

@@ -12,6 +12,8 @@ pub const COLUMNS: [&str; 13] = [
 ];
 
 pub const TABLE: &str = "articles";
+/// Bumped whenever `create_table_sql` changes, so `load-data` reloads tables made by an older layout.
+pub const LAYOUT_VERSION: &str = "articles-layout-2";
 pub const STAGING: &str = "articles_staging";
 const RETIRED: &str = "articles_retired";
 
