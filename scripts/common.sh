@@ -28,6 +28,20 @@ load_toolchain() {
     # shellcheck disable=SC1090
     . "$TOOLCHAIN_ENV"
     export PATH="$ROOT/node_modules/.bin:$PATH:$HOME/.cargo/bin"
+    claim_target_dir
+}
+
+# The target dir is shared by every checkout on this machine, and so are the final artifacts in it (the
+# server binary, cachelens.wasm). Cargo relinks only when this checkout's sources changed, so after another
+# checkout built, this one would run the other's binary and WASM (whose server-function URLs differ):
+# touching the crate roots makes cargo relink this checkout's.
+claim_target_dir() {
+    local marker="$CARGO_TARGET_DIR/.cachelens-checkout"
+    mkdir -p "$CARGO_TARGET_DIR"
+    if [ "$(cat "$marker" 2>/dev/null)" != "$ROOT" ]; then
+        touch "$ROOT/app/src/lib.rs" "$ROOT/app/src/main.rs"
+        echo "$ROOT" > "$marker"
+    fi
 }
 
 # cargo leptos with the arguments the chosen toolchain needs.

@@ -184,3 +184,19 @@ async fn a_dead_mysql_gives_503_with_a_message_and_recovers_without_a_restart() 
     let page = http().get(format!("{base}/mysql?term=delta&limit=5&run=2")).send().await.unwrap();
     assert_eq!(page.status(), 200);
 }
+
+#[tokio::test]
+async fn a_hung_mysql_is_cut_off_with_a_503_instead_of_holding_the_request() {
+    let db_url = articles_db().await;
+    let proxy = Proxy::start(socket_of(&db_url)).await;
+    let base = spawn_app(&with_port(&db_url, proxy.port), &redis_url(), "cachelens-t-mysqlhang").await;
+    assert_eq!(get_json(&format!("{base}/api/query/mysql?limit=5")).await.0, 200);
+
+    proxy.stall();
+    let started = std::time::Instant::now();
+    let (status, body) = get_json(&format!("{base}/api/query/mysql?limit=5")).await;
+    assert_eq!(status, 503, "{body}");
+    // Either bound may fire first: the pool's health ping on acquire (3 s) or the query timeout (10 s).
+    assert!(body["error"].as_str().unwrap().starts_with("MySQL is unavailable"), "{body}");
+    assert!(started.elapsed() < Duration::from_secs(20), "the request was held {:?}", started.elapsed());
+}

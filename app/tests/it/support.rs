@@ -8,6 +8,10 @@ use std::time::{Duration, Instant};
 
 use cachelens::server::settings::Resolved;
 use leptos::prelude::LeptosOptions;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
@@ -117,16 +121,18 @@ impl Drop for RedisServer {
     }
 }
 
-/// A TCP proxy in front of a real server: cutting it is, to the app, the server going away.
+/// A TCP proxy in front of a real server: cutting it is, to the app, the server going away; stalling it is
+/// the server hanging (connections stay open, nothing more gets through).
 pub struct Proxy {
     pub port: u16,
     upstream: SocketAddr,
     tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
+    stalled: Arc<AtomicBool>,
 }
 
 impl Proxy {
     pub async fn start(upstream: SocketAddr) -> Self {
-        let proxy = Self { port: free_port(), upstream, tasks: Arc::default() };
+        let proxy = Self { port: free_port(), upstream, tasks: Arc::default(), stalled: Arc::default() };
         proxy.resume().await;
         proxy
     }
@@ -138,21 +144,46 @@ impl Proxy {
         }
     }
 
+    pub fn stall(&self) {
+        self.stalled.store(true, Ordering::SeqCst);
+    }
+
     pub async fn resume(&self) {
         let listener = TcpListener::bind(("127.0.0.1", self.port)).await.expect("proxy port is free");
         let upstream = self.upstream;
         let tasks = self.tasks.clone();
+        let stalled = self.stalled.clone();
         let accept = tokio::spawn(async move {
-            while let Ok((mut inbound, _)) = listener.accept().await {
+            while let Ok((inbound, _)) = listener.accept().await {
+                let stalled = stalled.clone();
                 let conn = tokio::spawn(async move {
-                    if let Ok(mut outbound) = TcpStream::connect(upstream).await {
-                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    if let Ok(outbound) = TcpStream::connect(upstream).await {
+                        let (in_read, in_write) = inbound.into_split();
+                        let (out_read, out_write) = outbound.into_split();
+                        tokio::join!(pump(in_read, out_write, stalled.clone()), pump(out_read, in_write, stalled));
                     }
                 });
                 tasks.lock().unwrap().push(conn);
             }
         });
         self.tasks.lock().unwrap().push(accept);
+    }
+}
+
+/// Copies one direction; while stalled, what arrives is swallowed.
+async fn pump(mut from: OwnedReadHalf, mut to: OwnedWriteHalf, stalled: Arc<AtomicBool>) {
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        let n = match from.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        if stalled.load(Ordering::SeqCst) {
+            continue;
+        }
+        if to.write_all(&buf[..n]).await.is_err() {
+            return;
+        }
     }
 }
 
