@@ -37,14 +37,11 @@ struct Row {
 pub async fn load_csv(db: &MySqlPool, path: &Path, force: bool, progress: &mut Progress) -> Result<LoadReport, String> {
     let source = path.display().to_string();
     let checksum = file_checksum(path)?;
-    if !force {
-        if let Some(current) = dataset::current_record(db).await? {
-            if current.checksum == checksum && dataset::table_exists(db, dataset::TABLE).await? {
-                return Ok(LoadReport { rows: current.row_count, loaded: false, source });
-            }
+    // Read (and on first use create) the load record before anything else, forced or not.
+    if let Some(current) = dataset::current_record(db).await? {
+        if !force && current.checksum == checksum && dataset::table_exists(db, dataset::TABLE).await? {
+            return Ok(LoadReport { rows: current.row_count, loaded: false, source });
         }
-    } else {
-        dataset::current_record(db).await?;
     }
 
     dataset::create_staging(db).await?;

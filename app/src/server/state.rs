@@ -22,13 +22,15 @@ pub struct AppState {
     pub default_ttl_s: u64,
     pub metrics: Arc<Metrics>,
     /// One gate per cache key being filled, so concurrent misses on a key run one MySQL query.
-    fills: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
+    fills: FillGates,
     status_checks: Arc<AtomicU64>,
 }
 
+type FillGates = Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>;
+
 /// Held while one request fills a key; dropping it lets the waiters in and forgets the gate.
 pub struct FillGuard {
-    fills: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
+    fills: FillGates,
     key: String,
     gate: Arc<tokio::sync::Mutex<()>>,
     _held: tokio::sync::OwnedMutexGuard<()>,
