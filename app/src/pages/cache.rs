@@ -15,7 +15,7 @@ pub async fn query_cache(term: String, limit: u32, ttl: Option<u64>) -> Result<Q
     let invalid = |e| query_failed(QueryFailure::Invalid(e));
     let query = ArticleQuery::new(Some(&term), Some(limit)).map_err(invalid)?;
     let ttl = validate_ttl(ttl, state.default_ttl_s).map_err(invalid)?;
-    let answer = crate::server::cache::query_cache(&state, &query, ttl).await.map_err(query_failed)?;
+    let answer = crate::server::cache::query_cache(&state, crate::server::cache::Lookup::Articles(&query), ttl).await.map_err(query_failed)?;
     answer.into_outcome().map_err(query_failed)
 }
 

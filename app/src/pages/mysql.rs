@@ -13,7 +13,7 @@ pub async fn query_mysql(term: String, limit: u32) -> Result<QueryOutcome, Serve
 
     let state = app_state()?;
     let query = ArticleQuery::new(Some(&term), Some(limit)).map_err(|e| query_failed(QueryFailure::Invalid(e)))?;
-    let answer = crate::server::cache::query_mysql(&state, &query).await.map_err(query_failed)?;
+    let answer = crate::server::cache::query_mysql(&state, crate::server::cache::Lookup::Articles(&query)).await.map_err(query_failed)?;
     answer.into_outcome().map_err(query_failed)
 }
 

@@ -1,6 +1,7 @@
 //! The JSON API: the same code paths as the pages, for scripts and the benchmark.
 //!
-//! `GET /api/query/mysql?term=&limit=`, `GET /api/query/cache?term=&limit=&ttl=`, `POST /api/cache/delete`.
+//! `GET /api/query/mysql?term=&limit=`, `GET /api/query/cache?term=&limit=&ttl=`, `POST /api/cache/delete`,
+//! `POST /api/query/sql` with `{"sql": "…", "cache": true, "ttl": 60}`.
 //! Errors are `{"error": "…"}` with 400 for a bad parameter and 503 when a service is down.
 
 use axum::{
@@ -15,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::{validate_ttl, ArticleQuery, Source};
 use crate::server::articles::QueryFailure;
-use crate::server::cache::{self, Answer};
+use crate::server::cache::{self, Answer, Lookup};
 use crate::server::state::AppState;
 
 pub fn routes(state: AppState) -> Router {
@@ -23,6 +24,7 @@ pub fn routes(state: AppState) -> Router {
         .route("/api/query/mysql", get(query_mysql))
         .route("/api/query/cache", get(query_cache))
         .route("/api/cache/delete", post(delete_cache))
+        .route("/api/query/sql", post(query_sql))
         .with_state(state)
 }
 
@@ -51,12 +53,44 @@ fn parse_number<T: std::str::FromStr>(name: &str, raw: Option<&str>) -> Result<O
 }
 
 async fn query_mysql(State(state): State<AppState>, Query(params): Query<QueryParams>) -> Response {
-    let answer = async { cache::query_mysql(&state, &params.article_query()?).await };
+    let answer = async { cache::query_mysql(&state, Lookup::Articles(&params.article_query()?)).await };
     respond(answer.await)
 }
 
 async fn query_cache(State(state): State<AppState>, Query(params): Query<QueryParams>) -> Response {
-    let answer = async { cache::query_cache(&state, &params.article_query()?, params.ttl(state.default_ttl_s)?).await };
+    let answer = async { cache::query_cache(&state, Lookup::Articles(&params.article_query()?), params.ttl(state.default_ttl_s)?).await };
+    respond(answer.await)
+}
+
+/// The body of `POST /api/query/sql`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SqlRequest {
+    sql: String,
+    #[serde(default = "yes")]
+    cache: bool,
+    ttl: Option<u64>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// A custom SELECT, cached like the default query unless `"cache": false`. The body is parsed here rather
+/// than by axum's extractor so every malformed request gets the same `{"error"}` shape.
+async fn query_sql(State(state): State<AppState>, body: axum::body::Bytes) -> Response {
+    let answer = async {
+        let request: SqlRequest = serde_json::from_slice(&body)
+            .map_err(|e| QueryFailure::Invalid(format!("body must be JSON {{\"sql\": \"…\", \"cache\": true, \"ttl\": 60}}: {e}")))?;
+        let guarded = crate::server::sql_guard::check(&request.sql, &state.database_name(), crate::model::MAX_LIMIT.into())
+            .map_err(|r| QueryFailure::Invalid(r.0))?;
+        if request.cache {
+            let ttl = validate_ttl(request.ttl, state.default_ttl_s).map_err(QueryFailure::Invalid)?;
+            cache::query_cache(&state, Lookup::Sql(&guarded), ttl).await
+        } else {
+            cache::query_mysql(&state, Lookup::Sql(&guarded)).await
+        }
+    };
     respond(answer.await)
 }
 

@@ -67,7 +67,7 @@ pub async fn fetch_rows(db: &MySqlPool, query: &ArticleQuery) -> Result<Vec<Arti
     }
 }
 
-fn classify(e: sqlx::Error) -> QueryFailure {
+pub fn classify(e: sqlx::Error) -> QueryFailure {
     use sqlx::Error::*;
     match &e {
         Io(_) | Tls(_) | Protocol(_) | PoolTimedOut | PoolClosed | WorkerCrashed => {

@@ -11,7 +11,41 @@ use sha2::{Digest, Sha256};
 
 use crate::model::{ArticleQuery, Source, ARTICLE_SQL};
 use crate::server::articles::{self, QueryFailure, RowsJson};
+use crate::server::sql_guard::GuardedSql;
 use crate::server::state::AppState;
+
+/// What the cache can hold: the seed's article search, or a custom SELECT that passed the guard.
+#[derive(Clone, Copy, Debug)]
+pub enum Lookup<'a> {
+    Articles(&'a ArticleQuery),
+    Sql(&'a GuardedSql),
+}
+
+impl Lookup<'_> {
+    /// The statement and its parameters, as hashed into the cache key.
+    fn hash_into(&self, h: &mut Sha256) {
+        match self {
+            Lookup::Articles(query) => {
+                h.update(ARTICLE_SQL.as_bytes());
+                h.update([0]);
+                h.update(query.like_pattern().as_bytes());
+                h.update([0]);
+                h.update(query.limit.to_string().as_bytes());
+            }
+            Lookup::Sql(guarded) => {
+                h.update(b"sql\0");
+                h.update(guarded.sql.as_bytes());
+            }
+        }
+    }
+
+    async fn fetch(&self, state: &AppState) -> Result<RowsJson, QueryFailure> {
+        match self {
+            Lookup::Articles(query) => articles::fetch_rows(&state.db, query).await.map(|r| RowsJson::encode(&r)),
+            Lookup::Sql(guarded) => crate::server::custom_sql::fetch(state, guarded).await,
+        }
+    }
+}
 
 /// Bumped whenever the cached value's layout changes, so old entries are never misread.
 const SCHEMA_VERSION: &str = "v1";
@@ -46,15 +80,11 @@ impl Answer {
 
 /// Key = prefix, schema version, and a hash of the database the rows come from, the SQL and its parameters:
 /// two deployments sharing one Redis never serve each other's rows.
-pub fn cache_key(prefix: &str, database: &str, query: &ArticleQuery) -> String {
+pub fn cache_key(prefix: &str, database: &str, lookup: Lookup<'_>) -> String {
     let mut h = Sha256::new();
     h.update(database.as_bytes());
     h.update([0]);
-    h.update(ARTICLE_SQL.as_bytes());
-    h.update([0]);
-    h.update(query.like_pattern().as_bytes());
-    h.update([0]);
-    h.update(query.limit.to_string().as_bytes());
+    lookup.hash_into(&mut h);
     let digest = h.finalize();
     let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
     // The digest is a hash tag, so anything keyed on it later (a fill lock) lands on the same cluster slot.
@@ -76,7 +106,7 @@ fn decode_value(value: Bytes) -> Option<RowsJson> {
     Some(RowsJson { count, json: value.slice(newline + 1..) })
 }
 
-pub async fn query_mysql(state: &AppState, query: &ArticleQuery) -> Result<Answer, QueryFailure> {
+pub async fn query_mysql(state: &AppState, query: Lookup<'_>) -> Result<Answer, QueryFailure> {
     let started = Instant::now();
     let rows = fetch_counted(state, query).await?;
     let elapsed = started.elapsed();
@@ -85,10 +115,10 @@ pub async fn query_mysql(state: &AppState, query: &ArticleQuery) -> Result<Answe
     Ok(Answer { source: Source::Mysql, hit: false, elapsed_us, ttl_remaining_s: None, rows, cache_error: None })
 }
 
-/// Every article query goes through here, so /metrics counts exactly what MySQL was asked.
-async fn fetch_counted(state: &AppState, query: &ArticleQuery) -> Result<RowsJson, QueryFailure> {
+/// Every query goes through here, so /metrics counts exactly what MySQL was asked.
+async fn fetch_counted(state: &AppState, query: Lookup<'_>) -> Result<RowsJson, QueryFailure> {
     state.metrics.mysql_queries.fetch_add(1, Relaxed);
-    let rows = articles::fetch_rows(&state.db, query).await.map(|r| RowsJson::encode(&r));
+    let rows = query.fetch(state).await;
     if rows.is_err() {
         state.metrics.mysql_errors.fetch_add(1, Relaxed);
     }
@@ -111,7 +141,7 @@ fn hit(state: &AppState, started: Instant, rows: RowsJson, ttl: Option<u64>) -> 
 
 /// Redis GET; on a hit MySQL is not touched. On a miss, MySQL then SET with EX ttl. Redis trouble never fails
 /// the request: the answer then comes from MySQL with `cache_error` saying why.
-pub async fn query_cache(state: &AppState, query: &ArticleQuery, ttl_s: u64) -> Result<Answer, QueryFailure> {
+pub async fn query_cache(state: &AppState, query: Lookup<'_>, ttl_s: u64) -> Result<Answer, QueryFailure> {
     let started = Instant::now();
     let key = cache_key(&state.cache_prefix, &state.database_identity, query);
     let client = state.redis.next_connected();
@@ -171,7 +201,7 @@ async fn lookup(client: &Client, key: &str) -> Result<Option<(RowsJson, Option<u
     Ok(value.and_then(decode_value).map(|rows| (rows, u64::try_from(ttl).ok())))
 }
 
-async fn fallback(state: &AppState, query: &ArticleQuery, why: String) -> Result<Answer, QueryFailure> {
+async fn fallback(state: &AppState, query: Lookup<'_>, why: String) -> Result<Answer, QueryFailure> {
     tracing::warn!("cache unavailable, answering from MySQL: {why}");
     state.metrics.cache_fallbacks.fetch_add(1, Relaxed);
     let mut answer = query_mysql(state, query).await?;
@@ -219,13 +249,16 @@ mod tests {
         let a = ArticleQuery::new(Some("delta"), Some(500)).unwrap();
         let b = ArticleQuery::new(Some("delta"), Some(499)).unwrap();
         let c = ArticleQuery::new(Some("Delta"), Some(500)).unwrap();
-        let ka = cache_key("cachelens", "db:3306/covid", &a);
+        let key = |prefix, db, q| cache_key(prefix, db, Lookup::Articles(q));
+        let ka = key("cachelens", "db:3306/covid", &a);
         assert!(ka.starts_with("cachelens:v1:q:"), "{ka}");
-        assert_eq!(ka, cache_key("cachelens", "db:3306/covid", &a));
-        assert_ne!(ka, cache_key("cachelens", "db:3306/covid", &b));
-        assert_ne!(ka, cache_key("cachelens", "db:3306/covid", &c));
-        assert_ne!(ka, cache_key("other", "db:3306/covid", &a));
-        assert_ne!(ka, cache_key("cachelens", "db:3306/covid_test", &a));
+        assert_eq!(ka, key("cachelens", "db:3306/covid", &a));
+        assert_ne!(ka, key("cachelens", "db:3306/covid", &b));
+        assert_ne!(ka, key("cachelens", "db:3306/covid", &c));
+        assert_ne!(ka, key("other", "db:3306/covid", &a));
+        assert_ne!(ka, key("cachelens", "db:3306/covid_test", &a));
+        let sql = crate::server::sql_guard::check("select 1", "covid", 10).unwrap();
+        assert_ne!(key("cachelens", "db:3306/covid", &a), cache_key("cachelens", "db:3306/covid", Lookup::Sql(&sql)));
     }
 
     #[test]

@@ -27,7 +27,18 @@ pub async fn connect(c: &Resolved) -> Result<AppState, String> {
     if tokio::time::timeout(std::time::Duration::from_secs(2), redis.wait_for_connect()).await.is_err() {
         tracing::warn!("Redis is not reachable yet; serving from MySQL until it is");
     }
-    Ok(AppState::new(db, redis, &c.cache_prefix, c.cache_ttl))
+    let mut state = AppState::new(db, redis, c);
+    if let Some(url) = c.sql_database_url.as_deref() {
+        let sql_db = mysql_pool(url, 4)?;
+        let (main, custom) = (state.database_name(), sql_db.connect_options().get_database().unwrap_or_default().to_string());
+        if main != custom {
+            return Err(format!(
+                "the custom SQL connection reads database `{custom}` but the main one is `{main}`: point both at one database"
+            ));
+        }
+        state.sql_db = Some(sql_db);
+    }
+    Ok(state)
 }
 
 pub async fn serve(args: ServeArgs, resolved: Resolved) -> Result<(), String> {

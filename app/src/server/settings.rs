@@ -71,6 +71,17 @@ pub struct ConnectionArgs {
     /// Seconds a cache entry lives when the request names no TTL.
     #[arg(long, env = "CACHELENS_TTL", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub cache_ttl: u64,
+    /// Spread each fill's TTL randomly by up to this many percent, so entries filled together do not all
+    /// expire together.
+    #[arg(long, env = "CACHELENS_TTL_JITTER", default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=50))]
+    pub ttl_jitter: u8,
+    /// Take a short Redis lock before filling a key, so several cachelens instances run one MySQL query per
+    /// missing key between them (one instance always does; this extends it across instances).
+    #[arg(long, env = "CACHELENS_FILL_LOCK")]
+    pub fill_lock: bool,
+    /// MySQL URL of a SELECT-only user for the custom SQL box (default: the main connection).
+    #[arg(long, env = "CACHELENS_SQL_DATABASE_URL", hide_env_values = true)]
+    pub sql_database_url: Option<String>,
 }
 
 /// The prefix becomes part of a SCAN pattern, so glob characters would widen what Delete Cache removes.
@@ -146,6 +157,9 @@ pub struct Resolved {
     pub redis_pool: usize,
     pub cache_prefix: String,
     pub cache_ttl: u64,
+    pub ttl_jitter: u8,
+    pub fill_lock: bool,
+    pub sql_database_url: Option<String>,
 }
 
 impl Resolved {
@@ -162,6 +176,9 @@ impl Resolved {
             redis_pool: 2,
             cache_prefix: cache_prefix.into(),
             cache_ttl: 60,
+            ttl_jitter: 0,
+            fill_lock: false,
+            sql_database_url: None,
         }
     }
 
@@ -184,6 +201,11 @@ impl Resolved {
         lines.push(format!("{:<14} {}", "redis_pool", self.redis_pool));
         lines.push(format!("{:<14} {}", "cache_prefix", self.cache_prefix));
         lines.push(format!("{:<14} {} s", "cache_ttl", self.cache_ttl));
+        lines.push(format!("{:<14} {} %", "ttl_jitter", self.ttl_jitter));
+        lines.push(format!("{:<14} {}", "fill_lock", self.fill_lock));
+        if let Some(url) = &self.sql_database_url {
+            lines.push(format!("{:<14} {}", "sql_database_url", mask_password(url)));
+        }
         lines.join("\n")
     }
 }
@@ -384,6 +406,9 @@ pub async fn resolve(args: &ConnectionArgs, matches: Option<&ArgMatches>) -> Res
         redis_pool: args.redis_pool,
         cache_prefix: args.cache_prefix.clone(),
         cache_ttl: args.cache_ttl,
+        ttl_jitter: args.ttl_jitter,
+        fill_lock: args.fill_lock,
+        sql_database_url: args.sql_database_url.clone(),
     })
 }
 

@@ -9,6 +9,7 @@ use sqlx::mysql::MySqlPool;
 use crate::pages::home::ServiceStatus;
 use crate::server::connections::{probe_mysql, probe_redis};
 use crate::server::metrics::Metrics;
+use crate::server::settings::Resolved;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -20,6 +21,12 @@ pub struct AppState {
     pub database_identity: Arc<str>,
     /// TTL for requests that name none.
     pub default_ttl_s: u64,
+    /// Up to this many percent added to or taken from each fill's TTL.
+    pub ttl_jitter_pct: u8,
+    /// Whether fills also take a Redis lock, for single flight across instances.
+    pub fill_lock: bool,
+    /// Connection of the SELECT-only user for custom SQL, when one is configured.
+    pub sql_db: Option<MySqlPool>,
     pub metrics: Arc<Metrics>,
     /// One gate per cache key being filled, so concurrent misses on a key run one MySQL query.
     fills: FillGates,
@@ -47,15 +54,18 @@ impl Drop for FillGuard {
 }
 
 impl AppState {
-    pub fn new(db: MySqlPool, redis: fred::clients::Pool, cache_prefix: &str, default_ttl_s: u64) -> Self {
+    pub fn new(db: MySqlPool, redis: fred::clients::Pool, settings: &Resolved) -> Self {
         let o = db.connect_options();
         let database_identity = format!("{}:{}/{}", o.get_host(), o.get_port(), o.get_database().unwrap_or_default());
         Self {
             db,
             redis,
-            cache_prefix: cache_prefix.into(),
+            cache_prefix: settings.cache_prefix.as_str().into(),
             database_identity: database_identity.into(),
-            default_ttl_s,
+            default_ttl_s: settings.cache_ttl,
+            ttl_jitter_pct: settings.ttl_jitter,
+            fill_lock: settings.fill_lock,
+            sql_db: None,
             metrics: Arc::default(),
             fills: Arc::default(),
             status_checks: Arc::default(),
@@ -67,6 +77,11 @@ impl AppState {
         let gate = self.fills.lock().expect("fill map").entry(key.to_string()).or_default().clone();
         let held = gate.clone().lock_owned().await;
         FillGuard { fills: self.fills.clone(), key: key.to_string(), gate, _held: held }
+    }
+
+    /// The database name custom SQL may read from.
+    pub fn database_name(&self) -> String {
+        self.db.connect_options().get_database().unwrap_or_default().to_string()
     }
 
     pub async fn status(&self) -> ServiceStatus {

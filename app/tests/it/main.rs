@@ -4,6 +4,7 @@
 
 mod aws_config;
 mod cache_flow;
+mod custom_sql;
 mod loader;
 mod observability;
 mod redis_topologies;

@@ -1,0 +1,118 @@
+//! Runs a custom SELECT that passed the guard: read-only, time-boxed, and turned into JSON rows generically.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use indexmap::IndexMap;
+use serde_json::Value;
+use sqlx::mysql::MySqlRow;
+use sqlx::types::time;
+use futures::future::BoxFuture;
+use sqlx::{Column, Row, TypeInfo, ValueRef};
+
+use crate::server::articles::{classify, QueryFailure, RowsJson};
+use crate::server::sql_guard::GuardedSql;
+use crate::server::state::AppState;
+
+/// The server stops a custom statement after this long (max_statement_time / max_execution_time).
+pub const STATEMENT_TIME_LIMIT: Duration = Duration::from_secs(5);
+/// cachelens gives up on the connection a little later, in case the server's own limit did not fire.
+const CLIENT_TIMEOUT: Duration = Duration::from_secs(8);
+
+/// One row as a JSON object whose keys keep the statement's column order.
+type JsonRow = IndexMap<String, Value>;
+
+/// Boxed: the future holds `&mut MySqlConnection` across awaits, which otherwise trips the compiler's
+/// Send inference in the server functions that call it.
+pub fn fetch<'a>(state: &'a AppState, guarded: &'a GuardedSql) -> BoxFuture<'a, Result<RowsJson, QueryFailure>> {
+    Box::pin(fetch_inner(state.sql_db.clone().unwrap_or_else(|| state.db.clone()), guarded.sql.clone()))
+}
+
+async fn fetch_inner(pool: sqlx::MySqlPool, sql: String) -> Result<RowsJson, QueryFailure> {
+    let mut conn = pool.acquire().await.map_err(classify)?;
+    let mariadb = sqlx::query_scalar::<_, String>("SELECT VERSION()")
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(classify)?
+        .contains("MariaDB");
+    let limit_var = if mariadb { "max_statement_time" } else { "max_execution_time" };
+    let limit_value = if mariadb { STATEMENT_TIME_LIMIT.as_secs() as u128 } else { STATEMENT_TIME_LIMIT.as_millis() };
+    let steps = async {
+        // The statement inside a READ ONLY transaction with the server's own time limit, both undone
+        // afterwards so the pooled connection goes back as it came.
+        sqlx::query(&format!("SET SESSION {limit_var} = {limit_value}")).execute(&mut *conn).await.map_err(classify)?;
+        sqlx::query("START TRANSACTION READ ONLY").execute(&mut *conn).await.map_err(classify)?;
+        let rows = sqlx::query(&sql).persistent(false).fetch_all(&mut *conn).await;
+        sqlx::query("ROLLBACK").execute(&mut *conn).await.map_err(classify)?;
+        sqlx::query(&format!("SET SESSION {limit_var} = DEFAULT")).execute(&mut *conn).await.map_err(classify)?;
+        rows.map_err(refused_by_server)
+    };
+    let rows = match tokio::time::timeout(CLIENT_TIMEOUT, steps).await {
+        Ok(rows) => rows?,
+        Err(_) => {
+            // The statement may still be running on this connection: never hand it back to the pool.
+            drop(conn.detach());
+            return Err(QueryFailure::DatabaseDown(format!("no answer within {CLIENT_TIMEOUT:?}")));
+        }
+    };
+    let json: Vec<JsonRow> = rows.iter().map(row_to_json).collect();
+    let bytes = serde_json::to_vec(&json).map_err(|e| QueryFailure::Internal(e.to_string()))?;
+    Ok(RowsJson { count: json.len(), json: Bytes::from(bytes) })
+}
+
+/// The server refused or stopped the statement itself (a typo in a column name, the time limit): that is the
+/// user's to fix, so it is a 400 with the server's words, not a 503.
+fn refused_by_server(e: sqlx::Error) -> QueryFailure {
+    match &e {
+        sqlx::Error::Database(db) => {
+            let message = db.message();
+            if message.contains("max_statement_time") || message.contains("maximum statement execution time") {
+                QueryFailure::Invalid(format!("the statement ran longer than {STATEMENT_TIME_LIMIT:?} and was stopped"))
+            } else if db.code().as_deref() == Some("42S02") || db.code().as_deref() == Some("42S22") || db.code().as_deref() == Some("42000") {
+                QueryFailure::Invalid(format!("MySQL refused the statement: {message}"))
+            } else {
+                classify(e)
+            }
+        }
+        _ => classify(e),
+    }
+}
+
+fn row_to_json(row: &MySqlRow) -> JsonRow {
+    let mut out = JsonRow::with_capacity(row.len());
+    for (i, column) in row.columns().iter().enumerate() {
+        // `SELECT 1, 1` names two columns alike; JSON keys must differ.
+        let mut name = column.name().to_string();
+        let mut n = 1;
+        while out.contains_key(&name) {
+            n += 1;
+            name = format!("{}_{n}", column.name());
+        }
+        out.insert(name, cell(row, i, column.type_info().name()));
+    }
+    out
+}
+
+/// A value as JSON: numbers as numbers, dates and decimals as text, other bytes as UTF-8 or hex.
+fn cell(row: &MySqlRow, i: usize, type_name: &str) -> Value {
+    if row.try_get_raw(i).map(|v| v.is_null()).unwrap_or(true) {
+        return Value::Null;
+    }
+    let value = match type_name {
+        "BOOLEAN" => row.try_get::<bool, _>(i).map(Value::from),
+        t if t.ends_with("UNSIGNED") || t == "BIT" => row.try_get_unchecked::<u64, _>(i).map(Value::from),
+        "TINYINT" | "SMALLINT" | "MEDIUMINT" | "INT" | "BIGINT" | "YEAR" => row.try_get_unchecked::<i64, _>(i).map(Value::from),
+        "FLOAT" => row.try_get::<f32, _>(i).map(|f| Value::from(f as f64)),
+        "DOUBLE" => row.try_get::<f64, _>(i).map(Value::from),
+        "DATE" => row.try_get::<time::Date, _>(i).map(|d| Value::from(d.to_string())),
+        "DATETIME" | "TIMESTAMP" => row.try_get_unchecked::<time::PrimitiveDateTime, _>(i).map(|t| {
+            Value::from(format!("{} {:02}:{:02}:{:02}", t.date(), t.hour(), t.minute(), t.second()))
+        }),
+        "TIME" => row.try_get::<time::Time, _>(i).map(|t| Value::from(format!("{:02}:{:02}:{:02}", t.hour(), t.minute(), t.second()))),
+        _ => row.try_get_unchecked::<Vec<u8>, _>(i).map(|bytes| match String::from_utf8(bytes) {
+            Ok(text) => Value::from(text),
+            Err(e) => Value::from(format!("0x{}", e.as_bytes().iter().map(|b| format!("{b:02X}")).collect::<String>())),
+        }),
+    };
+    value.unwrap_or_else(|_| Value::from(format!("<{type_name}>")))
+}
