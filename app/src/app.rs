@@ -7,7 +7,7 @@ use leptos_router::{
     SsrMode, StaticSegment,
 };
 
-use crate::pages::{cache::CachePage, delete::DeletePage, home::HomePage, mysql::MysqlPage};
+use crate::pages::{benchmark::BenchmarkPage, compare::ComparePage, cache::CachePage, delete::DeletePage, home::HomePage, mysql::MysqlPage, sql::SqlPage};
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     view! {
@@ -47,6 +47,9 @@ pub fn App() -> impl IntoView {
                     <A href="/mysql">"Query MySQL"</A>
                     <A href="/cache">"Query Cache"</A>
                     <A href="/delete">"Delete Cache"</A>
+                    <A href="/sql">"Custom SQL"</A>
+                    <A href="/compare">"Compare"</A>
+                    <A href="/bench">"Benchmark"</A>
                 </nav>
             </header>
             <main data-hydrated=move || hydrated.get().to_string()>
@@ -56,6 +59,9 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("mysql") view=MysqlPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("cache") view=CachePage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("delete") view=DeletePage/>
+                    <Route path=StaticSegment("sql") view=SqlPage/>
+                    <Route path=StaticSegment("compare") view=ComparePage/>
+                    <Route path=StaticSegment("bench") view=BenchmarkPage/>
                 </Routes>
             </main>
         </Router>

@@ -5,8 +5,11 @@
 //! [`server`] and is compiled for `ssr` only; the pages and their server functions are shared.
 
 pub mod app;
+pub mod bench;
+pub mod charts;
 pub mod model;
 pub mod pages;
+pub mod stats;
 
 #[cfg(feature = "ssr")]
 pub mod server;

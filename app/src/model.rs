@@ -7,6 +7,8 @@ pub const DEFAULT_LIMIT: u32 = 500;
 pub const MAX_LIMIT: u32 = 5000;
 pub const MAX_TERM_CHARS: usize = 100;
 pub const MAX_TTL_S: u64 = 86_400;
+/// Seconds the server lets one custom SQL statement run.
+pub const CUSTOM_SQL_TIME_LIMIT_S: u64 = 5;
 
 /// The seed's query, with the search term and the row limit as bound parameters.
 pub const ARTICLE_SQL: &str =
@@ -105,6 +107,22 @@ pub struct QueryOutcome {
     pub row_count: usize,
     pub rows: Vec<Article>,
     /// Why the cache could not be used, when it could not: the answer then came from MySQL.
+    pub cache_error: Option<String>,
+}
+
+/// What the Custom SQL page shows: like [`QueryOutcome`], with rows of any shape as text.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SqlOutcome {
+    /// The statement as it ran: comments gone, LIMIT added or capped.
+    pub sql: String,
+    pub source: Source,
+    pub hit: bool,
+    pub elapsed_us: u64,
+    pub ttl_remaining_s: Option<u64>,
+    pub row_count: usize,
+    pub columns: Vec<String>,
+    /// Cells as text; `None` is SQL NULL.
+    pub rows: Vec<Vec<Option<String>>>,
     pub cache_error: Option<String>,
 }
 

@@ -80,31 +80,11 @@ where
 
 #[component]
 fn OutcomeView(outcome: QueryOutcome) -> impl IntoView {
-    let (class, text) = match (&outcome.cache_error, outcome.source, outcome.hit) {
-        (Some(why), _, _) => ("banner warn", format!("Cache unavailable ({why}): answered from MySQL.")),
-        (None, Source::Cache, true) => ("banner hit", "Cache hit: served from Redis, MySQL untouched.".to_string()),
-        (None, Source::Mysql, false) if outcome.ttl_remaining_s.is_some() => {
-            ("banner miss", "Cache miss: served from MySQL and stored in Redis.".to_string())
-        }
-        _ => ("banner mysql", "Served from MySQL.".to_string()),
-    };
-    let source = match outcome.source {
-        Source::Mysql => "mysql",
-        Source::Cache => "cache",
-    };
     view! {
-        <div class=class id="banner" role="status" data-hit=outcome.hit.to_string() data-source=source>{text}</div>
-        <dl class="metrics">
-            <dt>"Server time"</dt>
-            <dd id="elapsed" data-us=outcome.elapsed_us>{format_ms(outcome.elapsed_us)}</dd>
-            <dt>"Rows"</dt>
-            <dd id="row-count">{outcome.row_count}</dd>
-            <dt>"Cache TTL"</dt>
-            <dd id="ttl">{match outcome.ttl_remaining_s {
-                Some(s) => view! { <TtlCountdown seconds=s/> }.into_any(),
-                None => "—".into_any(),
-            }}</dd>
-        </dl>
+        <OutcomeSummary
+            source=outcome.source hit=outcome.hit elapsed_us=outcome.elapsed_us ttl_remaining_s=outcome.ttl_remaining_s
+            row_count=outcome.row_count cache_error=outcome.cache_error.clone()
+        />
         <table class="rows">
             <thead><tr><th>"OBJECTID"</th><th>"Sentence"</th><th>"Title"</th><th>"Source"</th></tr></thead>
             <tbody>
@@ -113,6 +93,44 @@ fn OutcomeView(outcome: QueryOutcome) -> impl IntoView {
                 }).collect_view()}
             </tbody>
         </table>
+    }
+}
+
+/// Where the answer came from, how long it took, how many rows and how long the cached entry lives.
+#[component]
+pub fn OutcomeSummary(
+    source: Source,
+    hit: bool,
+    elapsed_us: u64,
+    ttl_remaining_s: Option<u64>,
+    row_count: usize,
+    cache_error: Option<String>,
+) -> impl IntoView {
+    let (class, text) = match (&cache_error, source, hit) {
+        (Some(why), _, _) => ("banner warn", format!("Cache unavailable ({why}): answered from MySQL.")),
+        (None, Source::Cache, true) => ("banner hit", "Cache hit: served from Redis, MySQL untouched.".to_string()),
+        (None, Source::Mysql, false) if ttl_remaining_s.is_some() => {
+            ("banner miss", "Cache miss: served from MySQL and stored in Redis.".to_string())
+        }
+        _ => ("banner mysql", "Served from MySQL.".to_string()),
+    };
+    let source = match source {
+        Source::Mysql => "mysql",
+        Source::Cache => "cache",
+    };
+    view! {
+        <div class=class id="banner" role="status" data-hit=hit.to_string() data-source=source>{text}</div>
+        <dl class="metrics">
+            <dt>"Server time"</dt>
+            <dd id="elapsed" data-us=elapsed_us>{format_ms(elapsed_us)}</dd>
+            <dt>"Rows"</dt>
+            <dd id="row-count">{row_count}</dd>
+            <dt>"Cache TTL"</dt>
+            <dd id="ttl">{match ttl_remaining_s {
+                Some(s) => view! { <TtlCountdown seconds=s/> }.into_any(),
+                None => "—".into_any(),
+            }}</dd>
+        </dl>
     }
 }
 

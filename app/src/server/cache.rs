@@ -13,6 +13,7 @@ use crate::model::{ArticleQuery, Source, ARTICLE_SQL};
 use crate::server::articles::{self, QueryFailure, RowsJson};
 use crate::server::sql_guard::GuardedSql;
 use crate::server::state::AppState;
+use crate::stats::RunPath;
 
 /// What the cache can hold: the seed's article search, or a custom SELECT that passed the guard.
 #[derive(Clone, Copy, Debug)]
@@ -112,6 +113,7 @@ pub async fn query_mysql(state: &AppState, query: Lookup<'_>) -> Result<Answer, 
     let elapsed = started.elapsed();
     state.metrics.mysql_latency.observe(elapsed);
     let elapsed_us = elapsed.as_micros() as u64;
+    state.record_run(RunPath::Mysql, elapsed_us);
     Ok(Answer { source: Source::Mysql, hit: false, elapsed_us, ttl_remaining_s: None, rows, cache_error: None })
 }
 
@@ -129,6 +131,7 @@ fn hit(state: &AppState, started: Instant, rows: RowsJson, ttl: Option<u64>) -> 
     state.metrics.cache_hits.fetch_add(1, Relaxed);
     let elapsed = started.elapsed();
     state.metrics.hit_latency.observe(elapsed);
+    state.record_run(RunPath::Hit, elapsed.as_micros() as u64);
     Answer {
         source: Source::Cache,
         hit: true,
@@ -174,6 +177,7 @@ pub async fn query_cache(state: &AppState, query: Lookup<'_>, ttl_s: u64) -> Res
     };
     let elapsed = started.elapsed();
     state.metrics.miss_latency.observe(elapsed);
+    state.record_run(RunPath::Miss, elapsed.as_micros() as u64);
     Ok(Answer {
         source: Source::Mysql,
         hit: false,

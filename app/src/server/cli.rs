@@ -24,6 +24,38 @@ pub enum Command {
     LoadData(LoadDataArgs),
     /// Print the resolved configuration, secrets masked, and where each value came from.
     Config(ConfigArgs),
+    /// Run the benchmark of the dashboard here, against the configured MySQL and Redis, and print its table.
+    Bench(BenchArgs),
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum PathChoice {
+    Mysql,
+    Cache,
+    Both,
+}
+
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    #[command(flatten)]
+    pub connections: ConnectionArgs,
+    /// Measured requests per path (1–100000).
+    #[arg(long, default_value_t = 1000)]
+    pub iterations: u32,
+    /// Concurrent workers (1–64).
+    #[arg(long, default_value_t = 8)]
+    pub concurrency: u32,
+    #[arg(long, value_enum, default_value_t = PathChoice::Both)]
+    pub path: PathChoice,
+    /// Unrecorded requests per path first (for the cache path they fill Redis).
+    #[arg(long, default_value_t = 10)]
+    pub warmup: u32,
+    /// TTL of the entries the cache path writes, in seconds.
+    #[arg(long, default_value_t = 300)]
+    pub ttl: u64,
+    /// Print the report as JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args, Debug)]
@@ -84,6 +116,10 @@ pub async fn main() -> ExitCode {
             Err(e) => Err(e),
         },
         Command::Config(args) => resolve(&args.connections, sub).await.map(|r| println!("{}", r.describe())),
+        Command::Bench(args) => match resolve(&args.connections, sub).await {
+            Ok(resolved) => bench(args, resolved).await,
+            Err(e) => Err(e),
+        },
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -119,6 +155,64 @@ async fn load_data(args: LoadDataArgs, resolved: Resolved) -> Result<(), String>
         println!("{} is already loaded ({} rows); nothing to do (use --force to reload)", report.source, report.rows);
     }
     Ok(())
+}
+
+async fn bench(args: BenchArgs, resolved: Resolved) -> Result<(), String> {
+    use crate::bench::{BenchPath, BenchSpec, BenchState};
+    use crate::server::bench_runner;
+
+    let paths = match args.path {
+        PathChoice::Mysql => vec![BenchPath::Mysql],
+        PathChoice::Cache => vec![BenchPath::Cache],
+        PathChoice::Both => vec![BenchPath::Mysql, BenchPath::Cache],
+    };
+    let spec = BenchSpec { warmup: args.warmup, ttl: args.ttl, ..BenchSpec::new(args.iterations, args.concurrency, paths) };
+    let run = bench_runner::standalone(spec)?;
+    let state = crate::server::http::connect(&resolved).await?;
+    let task = tokio::spawn(bench_runner::execute(state, run.clone()));
+    // Progress on stderr, so stdout holds only the result.
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    while !task.is_finished() {
+        tokio::select! {
+            _ = tick.tick() => {
+                let r = run.report();
+                eprintln!("{} / {} requests, {:.1} s", r.done, r.total, r.elapsed_ms as f64 / 1000.0);
+            }
+            _ = tokio::signal::ctrl_c() => run.cancel(),
+            _ = run.wait() => {}
+        }
+    }
+    let report = run.report();
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report).expect("reports serialize"));
+    } else {
+        println!("{}", table(&report));
+    }
+    match report.state {
+        BenchState::Failed => Err(report.error.unwrap_or_else(|| "the benchmark failed".into())),
+        _ => Ok(()),
+    }
+}
+
+/// The percentile table the page shows, as text.
+fn table(report: &crate::bench::BenchReport) -> String {
+    use crate::stats::format_us;
+    let mut out = format!(
+        "{} requests per path, concurrency {}, warm-up {}: {:?} in {:.1} s\n{:<6} {:>9} {:>7} {:>10} {:>10} {:>10} {:>10}\n",
+        report.spec.iterations, report.spec.concurrency, report.spec.warmup, report.state,
+        report.elapsed_ms as f64 / 1000.0, "path", "requests", "errors", "p50", "p95", "p99", "max"
+    );
+    for p in &report.paths {
+        let s = p.stats.unwrap_or_default();
+        out.push_str(&format!(
+            "{:<6} {:>9} {:>7} {:>10} {:>10} {:>10} {:>10}\n",
+            p.path.key(), s.count, p.errors, format_us(s.p50_us), format_us(s.p95_us), format_us(s.p99_us), format_us(s.max_us)
+        ));
+    }
+    if let Some(x) = report.speedup() {
+        out.push_str(&format!("speedup (MySQL p50 / cache p50): {x:.1}x\n"));
+    }
+    out
 }
 
 fn init_tracing() {

@@ -15,7 +15,7 @@ use crate::server::sql_guard::GuardedSql;
 use crate::server::state::AppState;
 
 /// The server stops a custom statement after this long (max_statement_time / max_execution_time).
-pub const STATEMENT_TIME_LIMIT: Duration = Duration::from_secs(5);
+pub const STATEMENT_TIME_LIMIT: Duration = Duration::from_secs(crate::model::CUSTOM_SQL_TIME_LIMIT_S);
 /// cachelens gives up on the connection a little later, in case the server's own limit did not fire.
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(8);
 

@@ -62,7 +62,8 @@ pub fn router(state: AppState, options: LeptosOptions) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .with_state(state.clone())
-        .merge(crate::server::api::routes(state.clone()));
+        .merge(crate::server::api::routes(state.clone()))
+        .merge(crate::server::bench_api::routes(state.clone()));
     let pages = Router::new()
         .leptos_routes_with_context(
             &options,

@@ -3,6 +3,8 @@
 pub mod api;
 pub mod articles;
 pub mod aws;
+pub mod bench_api;
+pub mod bench_runner;
 pub mod cache;
 pub mod cli;
 pub mod connections;
@@ -14,6 +16,7 @@ pub mod http;
 pub mod metrics;
 pub mod progress;
 pub mod respond;
+pub mod run_log;
 pub mod settings;
 pub mod sql_guard;
 pub mod state;

@@ -8,7 +8,10 @@ use sqlx::mysql::MySqlPool;
 
 use crate::pages::home::ServiceStatus;
 use crate::server::connections::{probe_mysql, probe_redis};
+use crate::server::bench_runner::BenchRegistry;
 use crate::server::metrics::Metrics;
+use crate::server::run_log::RunLog;
+use crate::stats::RunPath;
 use crate::server::settings::Resolved;
 
 #[derive(Clone)]
@@ -28,6 +31,9 @@ pub struct AppState {
     /// Connection of the SELECT-only user for custom SQL, when one is configured.
     pub sql_db: Option<MySqlPool>,
     pub metrics: Arc<Metrics>,
+    /// Every query the pages and the API answer, for the comparison page; `None` for benchmark traffic.
+    pub runs: Option<Arc<RunLog>>,
+    pub benches: Arc<BenchRegistry>,
     /// One gate per cache key being filled, so concurrent misses on a key run one MySQL query.
     fills: FillGates,
     status_checks: Arc<AtomicU64>,
@@ -67,6 +73,8 @@ impl AppState {
             fill_lock: settings.fill_lock,
             sql_db: None,
             metrics: Arc::default(),
+            runs: Some(Arc::default()),
+            benches: Arc::default(),
             fills: Arc::default(),
             status_checks: Arc::default(),
         }
@@ -77,6 +85,17 @@ impl AppState {
         let gate = self.fills.lock().expect("fill map").entry(key.to_string()).or_default().clone();
         let held = gate.clone().lock_owned().await;
         FillGuard { fills: self.fills.clone(), key: key.to_string(), gate, _held: held }
+    }
+
+    /// The same state, recording nothing into the comparison log.
+    pub fn without_run_log(&self) -> Self {
+        Self { runs: None, ..self.clone() }
+    }
+
+    pub fn record_run(&self, path: RunPath, elapsed_us: u64) {
+        if let Some(runs) = &self.runs {
+            runs.record(path, elapsed_us);
+        }
     }
 
     /// The database name custom SQL may read from.

@@ -3,6 +3,7 @@
 //! TCP proxy in front of MariaDB they can cut.
 
 mod aws_config;
+mod bench;
 mod cache_flow;
 mod custom_sql;
 mod loader;

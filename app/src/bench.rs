@@ -1,0 +1,193 @@
+//! What a benchmark run is asked to do and what it reports, shared by the API, the CLI and the page.
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::{DEFAULT_LIMIT, DEFAULT_TERM, MAX_TTL_S};
+use crate::stats::Percentiles;
+
+pub const MAX_ITERATIONS: u32 = 100_000;
+pub const MAX_CONCURRENCY: u32 = 64;
+pub const MAX_WARMUP: u32 = 10_000;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BenchPath {
+    Mysql,
+    Cache,
+}
+
+impl BenchPath {
+    pub fn key(self) -> &'static str {
+        match self {
+            BenchPath::Mysql => "mysql",
+            BenchPath::Cache => "cache",
+        }
+    }
+}
+
+/// `POST /api/bench`'s body; every field but `iterations` and `concurrency` has a default.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BenchSpec {
+    pub iterations: u32,
+    pub concurrency: u32,
+    #[serde(default = "both_paths")]
+    pub paths: Vec<BenchPath>,
+    /// Unrecorded requests per path before measuring (for the cache path they also fill Redis).
+    #[serde(default = "default_warmup")]
+    pub warmup: u32,
+    /// TTL of the entries the cache path writes.
+    #[serde(default = "default_ttl")]
+    pub ttl: u64,
+    #[serde(default = "default_term")]
+    pub term: String,
+    #[serde(default = "default_limit")]
+    pub limit: u32,
+}
+
+fn both_paths() -> Vec<BenchPath> {
+    vec![BenchPath::Mysql, BenchPath::Cache]
+}
+fn default_warmup() -> u32 {
+    10
+}
+fn default_ttl() -> u64 {
+    300
+}
+fn default_term() -> String {
+    DEFAULT_TERM.into()
+}
+fn default_limit() -> u32 {
+    DEFAULT_LIMIT
+}
+
+impl BenchSpec {
+    pub fn new(iterations: u32, concurrency: u32, paths: Vec<BenchPath>) -> Self {
+        Self {
+            iterations,
+            concurrency,
+            paths,
+            warmup: default_warmup(),
+            ttl: default_ttl(),
+            term: default_term(),
+            limit: default_limit(),
+        }
+    }
+
+    /// The spec with its paths in run order and without repeats, or what is wrong with it.
+    pub fn validated(mut self) -> Result<Self, String> {
+        if !(1..=MAX_ITERATIONS).contains(&self.iterations) {
+            return Err(format!("iterations must be between 1 and {MAX_ITERATIONS}, got {}", self.iterations));
+        }
+        if !(1..=MAX_CONCURRENCY).contains(&self.concurrency) {
+            return Err(format!("concurrency must be between 1 and {MAX_CONCURRENCY}, got {}", self.concurrency));
+        }
+        if self.warmup > MAX_WARMUP {
+            return Err(format!("warmup must be at most {MAX_WARMUP}, got {}", self.warmup));
+        }
+        if !(1..=MAX_TTL_S).contains(&self.ttl) {
+            return Err(format!("ttl must be between 1 and {MAX_TTL_S} seconds, got {}", self.ttl));
+        }
+        self.paths.sort();
+        self.paths.dedup();
+        if self.paths.is_empty() {
+            return Err("choose at least one path: mysql, cache".into());
+        }
+        crate::model::ArticleQuery::new(Some(&self.term), Some(self.limit))?;
+        Ok(self)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BenchState {
+    Running,
+    Done,
+    Cancelled,
+    Failed,
+}
+
+/// One path of a run: how far it got and its latencies so far.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PathReport {
+    pub path: BenchPath,
+    pub done: u64,
+    pub total: u64,
+    pub errors: u64,
+    /// The last error's message, if any request failed.
+    pub last_error: Option<String>,
+    pub stats: Option<Percentiles>,
+    /// Latency distribution: (upper bound µs, count) per bucket, from the HDR histogram.
+    pub distribution: Vec<(u64, u64)>,
+}
+
+/// The state of a run, as `GET /api/bench/{id}` and the progress stream send it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BenchReport {
+    pub id: u64,
+    pub state: BenchState,
+    pub spec: BenchSpec,
+    pub started_at_ms: u64,
+    pub elapsed_ms: u64,
+    pub done: u64,
+    pub total: u64,
+    pub paths: Vec<PathReport>,
+    /// Per path `{count, p50_us, p95_us, p99_us, max_us, mean_us}`, once the run has ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub results: Option<std::collections::BTreeMap<BenchPath, Percentiles>>,
+    pub error: Option<String>,
+}
+
+impl BenchReport {
+    pub fn finished(&self) -> bool {
+        self.state != BenchState::Running
+    }
+
+    /// MySQL p50 ÷ cache p50, when both were measured.
+    pub fn speedup(&self) -> Option<f64> {
+        let stats = |p| self.paths.iter().find(|r| r.path == p).and_then(|r| r.stats);
+        crate::stats::speedup(&stats(BenchPath::Mysql)?, &stats(BenchPath::Cache)?)
+    }
+
+    /// The percentile table as CSV, one row per path.
+    pub fn to_csv(&self) -> String {
+        let mut out = String::from("path,count,errors,p50_us,p95_us,p99_us,max_us,mean_us,iterations,concurrency,warmup,ttl_s\n");
+        for p in &self.paths {
+            let s = p.stats.unwrap_or_default();
+            out.push_str(&format!(
+                "{},{},{},{},{},{},{},{},{},{},{},{}\n",
+                p.path.key(),
+                s.count,
+                p.errors,
+                s.p50_us,
+                s.p95_us,
+                s.p99_us,
+                s.max_us,
+                s.mean_us,
+                self.spec.iterations,
+                self.spec.concurrency,
+                self.spec.warmup,
+                self.spec.ttl
+            ));
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn specs_are_checked_and_defaults_filled() {
+        let spec: BenchSpec = serde_json::from_str(r#"{"iterations": 10, "concurrency": 2}"#).unwrap();
+        assert_eq!((spec.paths.len(), spec.warmup, spec.term.as_str()), (2, 10, "delta"));
+        let paths = BenchSpec::new(1, 1, vec![BenchPath::Cache, BenchPath::Mysql, BenchPath::Cache]).validated().unwrap().paths;
+        assert_eq!(paths, vec![BenchPath::Mysql, BenchPath::Cache]);
+        assert!(BenchSpec::new(0, 1, both_paths()).validated().unwrap_err().contains("iterations"));
+        assert!(BenchSpec::new(100_001, 1, both_paths()).validated().unwrap_err().contains("iterations"));
+        assert!(BenchSpec::new(1, 65, both_paths()).validated().unwrap_err().contains("concurrency"));
+        assert!(BenchSpec::new(1, 1, vec![]).validated().unwrap_err().contains("path"));
+        assert!(serde_json::from_str::<BenchSpec>(r#"{"iterations": 1, "concurrency": 1, "path": "x"}"#).is_err());
+    }
+}

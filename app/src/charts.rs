@@ -1,0 +1,319 @@
+//! SVG charts drawn by Leptos itself: rendered on the server (so they show before and without the WASM) and
+//! hydrated for hover tooltips and legend toggles.
+//!
+//! Why not a chart library: leptos-chartistry, the maintained Leptos one, renders nothing on the server (it
+//! waits for the browser to measure its box), has no legend toggles, and would add chrono and leptos-use to a
+//! front end whose size the benchmark budget counts. Two chart kinds cover every figure here.
+
+use leptos::prelude::*;
+
+/// One line of points or one colour of bars; `key` picks its colour class (`s-{key}`) and names it in tests.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Series {
+    pub key: &'static str,
+    pub label: String,
+    pub points: Vec<Point>,
+}
+
+/// For bar charts `x` is the index of the category.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Point {
+    pub x: f64,
+    pub y: f64,
+    pub tip: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// Points joined by a line, x numeric.
+    Scatter,
+    /// Grouped bars, one group per category.
+    Bars,
+}
+
+const W: f64 = 720.0;
+const H: f64 = 280.0;
+const LEFT: f64 = 70.0;
+const RIGHT: f64 = 12.0;
+const TOP: f64 = 12.0;
+const BOTTOM: f64 = 44.0;
+
+/// The y axis: linear from zero, or logarithmic over whole decades (latencies span several).
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Scale {
+    log: bool,
+    lo: f64,
+    hi: f64,
+}
+
+impl Scale {
+    fn of(values: impl Iterator<Item = f64>, log: bool) -> Self {
+        let (mut lo, mut hi) = (f64::MAX, f64::MIN);
+        for v in values {
+            let v = if log { v.max(1.0) } else { v };
+            lo = lo.min(v);
+            hi = hi.max(v);
+        }
+        if lo > hi {
+            (lo, hi) = (1.0, 10.0);
+        }
+        if log {
+            let lo = 10f64.powf(lo.log10().floor());
+            let hi = 10f64.powf(hi.log10().ceil()).max(lo * 10.0);
+            Scale { log, lo, hi }
+        } else {
+            Scale { log, lo: 0.0, hi: nice_ceil(hi.max(1.0)) }
+        }
+    }
+
+    fn fraction(&self, v: f64) -> f64 {
+        if self.log {
+            (v.max(self.lo).log10() - self.lo.log10()) / (self.hi.log10() - self.lo.log10())
+        } else {
+            (v - self.lo) / (self.hi - self.lo)
+        }
+    }
+
+    fn y(&self, v: f64) -> f64 {
+        TOP + (H - TOP - BOTTOM) * (1.0 - self.fraction(v).clamp(0.0, 1.0))
+    }
+
+    fn ticks(&self) -> Vec<f64> {
+        if self.log {
+            let mut ticks = vec![];
+            let mut decade = self.lo;
+            while decade <= self.hi {
+                ticks.extend([1.0, 2.0, 5.0].iter().map(|m| m * decade).filter(|&t| t <= self.hi));
+                decade *= 10.0;
+            }
+            ticks
+        } else {
+            (0..=4).map(|i| self.lo + (self.hi - self.lo) * i as f64 / 4.0).collect()
+        }
+    }
+}
+
+/// 1, 2 or 5 times a power of ten, at least `v`.
+fn nice_ceil(v: f64) -> f64 {
+    let decade = 10f64.powf(v.log10().floor());
+    [1.0, 2.0, 5.0, 10.0].iter().map(|m| m * decade).find(|&n| n >= v).unwrap_or(v)
+}
+
+fn plot_width() -> f64 {
+    W - LEFT - RIGHT
+}
+
+#[component]
+pub fn Chart(
+    /// The figure's id; its tooltip is `{id}-tip`.
+    #[prop(into)]
+    id: String,
+    #[prop(into)] caption: String,
+    #[prop(into)] series: Signal<Vec<Series>>,
+    kind: Kind,
+    /// Bar charts: the label of each group.
+    #[prop(optional, into)]
+    categories: Signal<Vec<String>>,
+    log_y: bool,
+    /// How tick labels show a y value.
+    y_format: fn(f64) -> String,
+    #[prop(into)] x_label: String,
+) -> impl IntoView {
+    let hidden = RwSignal::new(Vec::<&'static str>::new());
+    let tip = RwSignal::new(None::<(f64, f64, String)>);
+    let visible = Memo::new(move |_| {
+        let hidden = hidden.get();
+        series.get().into_iter().filter(|s| !hidden.contains(&s.key)).collect::<Vec<_>>()
+    });
+    let scale = Memo::new(move |_| visible.with(|v| Scale::of(v.iter().flat_map(|s| s.points.iter().map(|p| p.y)), log_y)));
+    let tip_id = format!("{id}-tip");
+    let aria = caption.clone();
+
+    let legend = move || {
+        series
+            .get()
+            .into_iter()
+            .map(|s| {
+                let key = s.key;
+                let shown = move || !hidden.with(|h| h.contains(&key));
+                let toggle = move |_| {
+                    hidden.update(|h| match h.iter().position(|k| *k == key) {
+                        Some(i) => {
+                            h.remove(i);
+                        }
+                        None => h.push(key),
+                    })
+                };
+                view! {
+                    <button type="button" class=format!("legend-item s-{key}") data-series=key
+                        aria-pressed=move || shown().to_string() title="Show or hide this series" on:click=toggle>
+                        <span class="swatch"></span>{s.label}
+                    </button>
+                }
+            })
+            .collect_view()
+    };
+
+    let axis = move || {
+        let scale = scale.get();
+        scale
+            .ticks()
+            .into_iter()
+            .map(|t| {
+                let y = scale.y(t);
+                view! {
+                    <g class="tick">
+                        <line x1=LEFT x2=W - RIGHT y1=y y2=y></line>
+                        <text x=LEFT - 6.0 y=y + 4.0 text-anchor="end">{y_format(t)}</text>
+                    </g>
+                }
+            })
+            .collect_view()
+    };
+
+    let marks = move || match kind {
+        Kind::Scatter => scatter(visible.get(), scale.get(), tip).into_any(),
+        Kind::Bars => bars(visible.get(), series.with(|s| s.len()), categories.get(), scale.get(), tip).into_any(),
+    };
+
+    let tooltip = move || {
+        tip.get().map(|(x, y, text)| {
+            let width = 7.0 * text.chars().count() as f64 + 14.0;
+            let tx = (x + 10.0).min(W - RIGHT - width).max(0.0);
+            let ty = (y - 30.0).max(0.0);
+            view! {
+                <g class="tooltip" id=tip_id.clone() role="tooltip">
+                    <rect x=tx y=ty width=width height="22" rx="3"></rect>
+                    <text x=tx + 7.0 y=ty + 15.0>{text}</text>
+                </g>
+            }
+        })
+    };
+
+    view! {
+        <figure class="chart" id=id>
+            <figcaption>{caption}</figcaption>
+            <div class="legend" role="group" aria-label="Series: press to show or hide">{legend}</div>
+            <svg viewBox=format!("0 0 {W} {H}") role="img" aria-label=aria class="plot" on:mouseleave=move |_| tip.set(None)>
+                {axis}
+                <line class="axis" x1=LEFT x2=W - RIGHT y1=H - BOTTOM y2=H - BOTTOM></line>
+                <text class="axis-label" x=LEFT + plot_width() / 2.0 y=H - 4.0 text-anchor="middle">{x_label}</text>
+                {marks}
+                {tooltip}
+            </svg>
+        </figure>
+    }
+}
+
+fn scatter(series: Vec<Series>, scale: Scale, tip: RwSignal<Option<(f64, f64, String)>>) -> impl IntoView {
+    let (lo, hi) = series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.x))
+        .fold((f64::MAX, f64::MIN), |(lo, hi), x| (lo.min(x), hi.max(x)));
+    let span = if hi > lo { hi - lo } else { 1.0 };
+    let x = move |v: f64| LEFT + 6.0 + (plot_width() - 12.0) * (v - lo) / span;
+    series
+        .into_iter()
+        .map(|s| {
+            let line: String = s.points.iter().map(|p| format!("{:.1},{:.1} ", x(p.x), scale.y(p.y))).collect();
+            let dots = s
+                .points
+                .into_iter()
+                .map(|p| {
+                    let (cx, cy) = (x(p.x), scale.y(p.y));
+                    let text = p.tip;
+                    view! {
+                        <circle class="point" cx=cx cy=cy r="3.5" tabindex="0"
+                            on:mouseenter=move |_| tip.set(Some((cx, cy, text.clone())))></circle>
+                    }
+                })
+                .collect_view();
+            view! {
+                <g class=format!("series s-{}", s.key) data-series=s.key>
+                    <polyline points=line fill="none"></polyline>
+                    {dots}
+                </g>
+            }
+        })
+        .collect_view()
+}
+
+fn bars(
+    series: Vec<Series>,
+    all_series: usize,
+    categories: Vec<String>,
+    scale: Scale,
+    tip: RwSignal<Option<(f64, f64, String)>>,
+) -> impl IntoView {
+    let groups = categories.len().max(1) as f64;
+    let group = plot_width() / groups;
+    let bar = group * 0.8 / all_series.max(1) as f64;
+    // Label at most about twelve groups so the text never overlaps.
+    let every = (categories.len() / 12).max(1);
+    let labels = categories
+        .into_iter()
+        .enumerate()
+        .filter(move |(i, _)| i % every == 0)
+        .map(move |(i, label)| {
+            let x = LEFT + group * (i as f64 + 0.5);
+            view! { <text class="category" x=x y=H - BOTTOM + 16.0 text-anchor="middle">{label}</text> }
+        })
+        .collect_view();
+    let marks = series
+        .into_iter()
+        .enumerate()
+        .map(|(slot, s)| {
+            let rects = s
+                .points
+                .into_iter()
+                .map(|p| {
+                    let x = LEFT + group * p.x + group * 0.1 + bar * slot as f64;
+                    let y = scale.y(p.y);
+                    let height = (H - BOTTOM - y).max(0.0);
+                    let text = p.tip;
+                    view! {
+                        <rect class="bar" x=x y=y width=bar.max(1.0) height=height tabindex="0"
+                            on:mouseenter=move |_| tip.set(Some((x, y, text.clone())))></rect>
+                    }
+                })
+                .collect_view();
+            view! { <g class=format!("series s-{}", s.key) data-series=s.key>{rects}</g> }
+        })
+        .collect_view();
+    view! { {labels} {marks} }
+}
+
+/// Tick labels for microsecond values.
+pub fn format_ms_tick(us: f64) -> String {
+    let ms = us / 1000.0;
+    if ms >= 1.0 {
+        format!("{ms:.0} ms")
+    } else {
+        format!("{ms} ms")
+    }
+}
+
+pub fn format_count_tick(n: f64) -> String {
+    format!("{n:.0}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_scale_spans_whole_decades_and_maps_ends_to_the_plot_edges() {
+        let s = Scale::of([150.0, 42_000.0].into_iter(), true);
+        assert_eq!((s.lo, s.hi), (100.0, 100_000.0));
+        assert_eq!(s.y(100.0), H - BOTTOM);
+        assert_eq!(s.y(100_000.0), TOP);
+        assert!(s.ticks().contains(&200.0) && s.ticks().contains(&50_000.0));
+    }
+
+    #[test]
+    fn linear_scale_starts_at_zero_with_a_round_top() {
+        let s = Scale::of([3.0, 37.0].into_iter(), false);
+        assert_eq!((s.lo, s.hi), (0.0, 50.0));
+        assert_eq!(s.ticks(), vec![0.0, 12.5, 25.0, 37.5, 50.0]);
+    }
+}

@@ -1,0 +1,110 @@
+//! Custom SQL: any read-only SELECT, checked by the guard, cached like the default query.
+
+use leptos::prelude::*;
+
+use crate::model::{SqlOutcome, MAX_LIMIT, MAX_TTL_S};
+use crate::pages::error_text;
+use crate::pages::results::OutcomeSummary;
+
+/// `cache` is the checkbox's "on" when ticked; `ttl` is text so an empty field means the default.
+#[server]
+pub async fn run_sql(sql: String, cache: Option<String>, ttl: Option<String>) -> Result<SqlOutcome, ServerFnError> {
+    use crate::model::validate_ttl;
+    use crate::server::articles::QueryFailure;
+    use crate::server::cache::{query_cache, query_mysql, Lookup};
+    use crate::server::respond::{app_state, query_failed};
+    use crate::server::sql_guard::check;
+
+    let state = app_state()?;
+    let invalid = |e: String| query_failed(QueryFailure::Invalid(e));
+    let guarded = check(&sql, &state.database_name(), MAX_LIMIT.into()).map_err(|r| invalid(r.0))?;
+    let ttl = match ttl.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(t) => Some(t.parse::<u64>().map_err(|_| invalid(format!("TTL must be a whole number of seconds, got {t:?}")))?),
+    };
+    let answer = if cache.is_some() {
+        let ttl = validate_ttl(ttl, state.default_ttl_s).map_err(invalid)?;
+        query_cache(&state, Lookup::Sql(&guarded), ttl).await
+    } else {
+        query_mysql(&state, Lookup::Sql(&guarded)).await
+    }
+    .map_err(query_failed)?;
+    let objects: Vec<indexmap::IndexMap<String, serde_json::Value>> =
+        serde_json::from_slice(&answer.rows.json).map_err(|e| query_failed(QueryFailure::Internal(e.to_string())))?;
+    let columns: Vec<String> = objects.first().map(|o| o.keys().cloned().collect()).unwrap_or_default();
+    let rows = objects
+        .into_iter()
+        .map(|o| {
+            o.into_values()
+                .map(|v| match v {
+                    serde_json::Value::Null => None,
+                    serde_json::Value::String(s) => Some(s),
+                    other => Some(other.to_string()),
+                })
+                .collect()
+        })
+        .collect();
+    Ok(SqlOutcome {
+        sql: guarded.sql,
+        source: answer.source,
+        hit: answer.hit,
+        elapsed_us: answer.elapsed_us,
+        ttl_remaining_s: answer.ttl_remaining_s,
+        row_count: answer.rows.count,
+        columns,
+        rows,
+        cache_error: answer.cache_error,
+    })
+}
+
+#[component]
+pub fn SqlPage() -> impl IntoView {
+    let run = ServerAction::<RunSql>::new();
+    view! {
+        <h1>"Custom SQL"</h1>
+        <div class="explain">
+            <p>
+                "One read-only SELECT against the articles database (WITH, UNION and subqueries welcome). It runs in a "
+                "READ ONLY transaction with a " {crate::model::CUSTOM_SQL_TIME_LIMIT_S} " s time limit and at most "
+                {MAX_LIMIT} " rows; anything else is refused with the reason."
+            </p>
+        </div>
+        <ActionForm action=run>
+            <textarea name="sql" id="sql" rows="5" cols="80" spellcheck="false" maxlength="10000">
+                "select Source, count(*) as n from articles group by Source order by n desc"
+            </textarea>
+            <div class="form-row">
+                <label><input type="checkbox" name="cache" checked/> " Cache in Redis"</label>
+                <label>"TTL (s) " <input name="ttl" type="number" min="1" max=MAX_TTL_S placeholder="default"/></label>
+                <button type="submit" id="run-sql">"Run"</button>
+            </div>
+        </ActionForm>
+        {move || run.pending().get().then(|| view! { <p class="muted">"Running…"</p> })}
+        {move || run.value().get().map(|answer| match answer {
+            Ok(outcome) => view! { <SqlResult outcome/> }.into_any(),
+            Err(e) => view! { <div class="error-panel" role="alert" id="query-error">{error_text(&e)}</div> }.into_any(),
+        })}
+    }
+}
+
+#[component]
+fn SqlResult(outcome: SqlOutcome) -> impl IntoView {
+    view! {
+        <OutcomeSummary
+            source=outcome.source hit=outcome.hit elapsed_us=outcome.elapsed_us ttl_remaining_s=outcome.ttl_remaining_s
+            row_count=outcome.row_count cache_error=outcome.cache_error.clone()
+        />
+        <p class="muted">"Ran: " <code id="ran-sql">{outcome.sql}</code></p>
+        <table class="rows">
+            <thead><tr>{outcome.columns.into_iter().map(|c| view! { <th>{c}</th> }).collect_view()}</tr></thead>
+            <tbody>
+                {outcome.rows.into_iter().map(|row| view! {
+                    <tr>{row.into_iter().map(|cell| match cell {
+                        Some(text) => view! { <td>{text}</td> }.into_any(),
+                        None => view! { <td class="null">"NULL"</td> }.into_any(),
+                    }).collect_view()}</tr>
+                }).collect_view()}
+            </tbody>
+        </table>
+    }
+}

@@ -1,0 +1,242 @@
+//! Benchmark runs: the same cache and MySQL code paths the pages use, driven by N concurrent workers and
+//! recorded into HDR histograms. Runs are kept (the last few) so the page and the API can list them.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use hdrhistogram::Histogram;
+
+use crate::bench::{BenchPath, BenchReport, BenchSpec, BenchState, PathReport};
+use crate::model::ArticleQuery;
+use crate::server::cache::{self, Lookup};
+use crate::server::state::AppState;
+use crate::stats::Percentiles;
+
+/// Finished runs kept for the list.
+const KEEP: usize = 20;
+/// Highest latency a histogram records (60 s, in µs); slower answers are clamped to it.
+const MAX_TRACKED_US: u64 = 60_000_000;
+
+struct PathProgress {
+    path: BenchPath,
+    done: AtomicU64,
+    errors: AtomicU64,
+    last_error: Mutex<Option<String>>,
+    histogram: Mutex<Histogram<u64>>,
+}
+
+pub struct BenchRun {
+    pub id: u64,
+    spec: BenchSpec,
+    started: Instant,
+    started_at_ms: u64,
+    cancel: AtomicBool,
+    state: Mutex<(BenchState, Option<String>, Option<Duration>)>,
+    paths: Vec<PathProgress>,
+    finished: tokio::sync::watch::Sender<bool>,
+}
+
+impl BenchRun {
+    fn new(id: u64, spec: BenchSpec) -> Self {
+        let paths = spec
+            .paths
+            .iter()
+            .map(|&path| PathProgress {
+                path,
+                done: AtomicU64::new(0),
+                errors: AtomicU64::new(0),
+                last_error: Mutex::new(None),
+                histogram: Mutex::new(Histogram::new_with_bounds(1, MAX_TRACKED_US, 3).expect("valid histogram bounds")),
+            })
+            .collect();
+        Self {
+            id,
+            spec,
+            started: Instant::now(),
+            started_at_ms: SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or_default(),
+            cancel: AtomicBool::new(false),
+            state: Mutex::new((BenchState::Running, None, None)),
+            paths,
+            finished: tokio::sync::watch::channel(false).0,
+        }
+    }
+
+    pub fn cancel(&self) {
+        self.cancel.store(true, Relaxed);
+    }
+
+    /// Resolves once the run has ended (done, cancelled or failed).
+    pub async fn wait(&self) {
+        let mut finished = self.finished.subscribe();
+        let _ = finished.wait_for(|done| *done).await;
+    }
+
+    pub fn report(&self) -> BenchReport {
+        let (state, error, took) = self.state.lock().expect("bench state").clone();
+        let paths: Vec<PathReport> = self.paths.iter().map(|p| p.report(self.spec.iterations)).collect();
+        let results = (state != BenchState::Running).then(|| {
+            paths.iter().map(|p| (p.path, p.stats.unwrap_or_default())).collect::<BTreeMap<_, _>>()
+        });
+        BenchReport {
+            id: self.id,
+            state,
+            spec: self.spec.clone(),
+            started_at_ms: self.started_at_ms,
+            elapsed_ms: took.unwrap_or_else(|| self.started.elapsed()).as_millis() as u64,
+            done: paths.iter().map(|p| p.done).sum(),
+            total: paths.iter().map(|p| p.total).sum(),
+            paths,
+            results,
+            error,
+        }
+    }
+
+    fn finish(&self, state: BenchState, error: Option<String>) {
+        *self.state.lock().expect("bench state") = (state, error, Some(self.started.elapsed()));
+        self.finished.send_replace(true);
+    }
+}
+
+impl PathProgress {
+    fn report(&self, total: u32) -> PathReport {
+        let histogram = self.histogram.lock().expect("histogram");
+        let stats = (!histogram.is_empty()).then(|| Percentiles {
+            count: histogram.len(),
+            p50_us: histogram.value_at_quantile(0.50),
+            p95_us: histogram.value_at_quantile(0.95),
+            p99_us: histogram.value_at_quantile(0.99),
+            max_us: histogram.max(),
+            mean_us: histogram.mean().round() as u64,
+        });
+        let distribution = if histogram.is_empty() {
+            vec![]
+        } else {
+            // Buckets growing by 1.25× from the fastest answer: fine where the values are, few in all.
+            histogram
+                .iter_log(histogram.min().max(1), 1.25)
+                .map(|v| (v.value_iterated_to(), v.count_since_last_iteration()))
+                .collect()
+        };
+        PathReport {
+            path: self.path,
+            done: self.done.load(Relaxed),
+            total: total.into(),
+            errors: self.errors.load(Relaxed),
+            last_error: self.last_error.lock().expect("last error").clone(),
+            stats,
+            distribution,
+        }
+    }
+}
+
+/// The runs this process knows: the one running, if any, and the last few finished.
+#[derive(Default)]
+pub struct BenchRegistry {
+    runs: Mutex<VecDeque<Arc<BenchRun>>>,
+    next_id: AtomicU64,
+}
+
+/// Why a run could not start.
+pub enum StartError {
+    Invalid(String),
+    /// Another run is in progress: two at once would measure each other.
+    Busy(u64),
+}
+
+impl BenchRegistry {
+    /// Checks the spec and starts the run in the background.
+    pub fn start(&self, state: &AppState, spec: BenchSpec) -> Result<Arc<BenchRun>, StartError> {
+        let spec = spec.validated().map_err(StartError::Invalid)?;
+        let mut runs = self.runs.lock().expect("bench registry");
+        if let Some(running) = runs.iter().find(|r| r.report().state == BenchState::Running) {
+            return Err(StartError::Busy(running.id));
+        }
+        let run = Arc::new(BenchRun::new(self.next_id.fetch_add(1, Relaxed) + 1, spec));
+        if runs.len() == KEEP {
+            runs.pop_front();
+        }
+        runs.push_back(run.clone());
+        tokio::spawn(execute(state.clone(), run.clone()));
+        Ok(run)
+    }
+
+    pub fn get(&self, id: u64) -> Option<Arc<BenchRun>> {
+        self.runs.lock().expect("bench registry").iter().find(|r| r.id == id).cloned()
+    }
+
+    /// Newest first.
+    pub fn list(&self) -> Vec<BenchReport> {
+        self.runs.lock().expect("bench registry").iter().rev().map(|r| r.report()).collect()
+    }
+}
+
+/// A run outside any registry, for the CLI.
+pub fn standalone(spec: BenchSpec) -> Result<Arc<BenchRun>, String> {
+    Ok(Arc::new(BenchRun::new(1, spec.validated()?)))
+}
+
+/// Runs every path of `run` in turn and records the outcome into it.
+pub async fn execute(state: AppState, run: Arc<BenchRun>) {
+    // Benchmark traffic would drown the comparison page's own record.
+    let state = state.without_run_log();
+    let query = match ArticleQuery::new(Some(&run.spec.term), Some(run.spec.limit)) {
+        Ok(q) => q,
+        Err(e) => return run.finish(BenchState::Failed, Some(e)),
+    };
+    for (i, progress) in run.paths.iter().enumerate() {
+        for _ in 0..run.spec.warmup {
+            if run.cancel.load(Relaxed) {
+                break;
+            }
+            let _ = one(&state, progress.path, &query, run.spec.ttl).await;
+        }
+        let next = Arc::new(AtomicU64::new(0));
+        let workers: Vec<_> = (0..run.spec.concurrency)
+            .map(|_| {
+                let (state, run, next, query) = (state.clone(), run.clone(), next.clone(), query.clone());
+                tokio::spawn(async move {
+                    let progress = &run.paths[i];
+                    while !run.cancel.load(Relaxed) && next.fetch_add(1, Relaxed) < run.spec.iterations.into() {
+                        match one(&state, progress.path, &query, run.spec.ttl).await {
+                            Ok(us) => {
+                                let _ = progress.histogram.lock().expect("histogram").record(us.clamp(1, MAX_TRACKED_US));
+                            }
+                            Err(e) => {
+                                progress.errors.fetch_add(1, Relaxed);
+                                *progress.last_error.lock().expect("last error") = Some(e);
+                            }
+                        }
+                        progress.done.fetch_add(1, Relaxed);
+                    }
+                })
+            })
+            .collect();
+        for worker in workers {
+            if let Err(e) = worker.await {
+                return run.finish(BenchState::Failed, Some(format!("a benchmark worker stopped: {e}")));
+            }
+        }
+    }
+    let report = run.report();
+    let answered: u64 = report.paths.iter().map(|p| p.stats.map_or(0, |s| s.count)).sum();
+    let state = if run.cancel.load(Relaxed) {
+        (BenchState::Cancelled, None)
+    } else if answered == 0 {
+        let why = report.paths.iter().find_map(|p| p.last_error.clone()).unwrap_or_else(|| "no request succeeded".into());
+        (BenchState::Failed, Some(why))
+    } else {
+        (BenchState::Done, None)
+    };
+    run.finish(state.0, state.1);
+}
+
+/// One request on `path`, returning its server-side time.
+async fn one(state: &AppState, path: BenchPath, query: &ArticleQuery, ttl: u64) -> Result<u64, String> {
+    let answer = match path {
+        BenchPath::Mysql => cache::query_mysql(state, Lookup::Articles(query)).await,
+        BenchPath::Cache => cache::query_cache(state, Lookup::Articles(query), ttl).await,
+    };
+    answer.map(|a| a.elapsed_us).map_err(|f| f.message())
+}
