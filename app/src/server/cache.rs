@@ -11,6 +11,7 @@ use sha2::{Digest, Sha256};
 
 use crate::model::{ArticleQuery, Source, ARTICLE_SQL};
 use crate::server::articles::{self, QueryFailure, RowsJson};
+use crate::server::breaker::Gate;
 use crate::server::sql_guard::GuardedSql;
 use crate::server::state::AppState;
 use crate::stats::RunPath;
@@ -147,8 +148,12 @@ fn hit(state: &AppState, started: Instant, rows: RowsJson, ttl: Option<u64>) -> 
 pub async fn query_cache(state: &AppState, query: Lookup<'_>, ttl_s: u64) -> Result<Answer, QueryFailure> {
     let started = Instant::now();
     let key = cache_key(&state.cache_prefix, &state.database_identity, query);
+    if state.breaker.check(started) == Gate::Open {
+        return fallback(state, query, "Redis failed repeatedly; retrying it shortly (circuit open)".into()).await;
+    }
     let client = state.redis.next_connected();
     if !client.is_connected() {
+        state.breaker.failure(started);
         return fallback(state, query, "Redis is not connected".into()).await;
     }
 
@@ -157,19 +162,39 @@ pub async fn query_cache(state: &AppState, query: Lookup<'_>, ttl_s: u64) -> Res
     let mut gate = None;
     loop {
         match lookup(client, &key).await {
-            Ok(Some((rows, ttl))) => return Ok(hit(state, started, rows, ttl)),
+            Ok(Some((rows, ttl))) => {
+                state.breaker.success();
+                return Ok(hit(state, started, rows, ttl));
+            }
             Ok(None) if gate.is_none() => gate = Some(state.fill_gate(&key).await),
             Ok(None) => break,
-            Err(e) => return fallback(state, query, e).await,
+            Err(e) => {
+                state.breaker.failure(Instant::now());
+                return fallback(state, query, e).await;
+            }
         }
     }
+    state.breaker.success();
+    // Across instances: whoever holds the Redis lock fills; the others wait a little for its value.
+    let lock = match state.fill_lock {
+        true => match fill_lock(client, &key).await {
+            FillLock::Held(lock) => Some(lock),
+            FillLock::Filled(rows, ttl) => return Ok(hit(state, started, rows, ttl)),
+            FillLock::GaveUp => None,
+        },
+        false => None,
+    };
     state.metrics.cache_misses.fetch_add(1, Relaxed);
     let rows = fetch_counted(state, query).await?;
+    let ttl_s = jittered(ttl_s, state.ttl_jitter_pct);
     let stored = tokio::time::timeout(
         CACHE_TIMEOUT,
         client.set::<(), _, _>(&key, encode_value(&rows), Some(Expiration::EX(ttl_s as i64)), None, false),
     )
     .await;
+    if let Some(lock) = lock {
+        let _ = tokio::time::timeout(CACHE_TIMEOUT, client.del::<(), _>(lock)).await;
+    }
     let cache_error = match stored {
         Ok(Ok(())) => None,
         Ok(Err(e)) => Some(format!("could not store in Redis: {}", e.details())),
@@ -186,6 +211,53 @@ pub async fn query_cache(state: &AppState, query: Lookup<'_>, ttl_s: u64) -> Res
         rows,
         cache_error,
     })
+}
+
+/// How long a fill may hold the cross-instance lock, and how long others wait for its value.
+const FILL_LOCK_TTL: Duration = Duration::from_secs(5);
+const FILL_LOCK_WAIT: Duration = Duration::from_secs(2);
+
+enum FillLock {
+    Held(String),
+    /// Another instance filled the key while this one waited.
+    Filled(RowsJson, Option<u64>),
+    /// The other filler took too long: fill anyway rather than keep the user waiting.
+    GaveUp,
+}
+
+async fn fill_lock(client: &Client, key: &str) -> FillLock {
+    // `{hash}` in the key keeps the lock on the value's cluster slot.
+    let lock = format!("{key}:lock");
+    let deadline = Instant::now() + FILL_LOCK_WAIT;
+    loop {
+        let took: Result<Option<String>, _> =
+            client.set(&lock, "1", Some(Expiration::PX(FILL_LOCK_TTL.as_millis() as i64)), Some(SetOptions::NX), false).await;
+        match took {
+            Ok(Some(_)) => return FillLock::Held(lock),
+            Ok(None) => {}
+            Err(_) => return FillLock::GaveUp,
+        }
+        if let Ok(Some((rows, ttl))) = lookup(client, key).await {
+            return FillLock::Filled(rows, ttl);
+        }
+        if Instant::now() > deadline {
+            return FillLock::GaveUp;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// `ttl` moved randomly by up to `pct` percent either way (never below one second).
+fn jittered(ttl: u64, pct: u8) -> u64 {
+    if pct == 0 {
+        return ttl;
+    }
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(Instant::now().elapsed().as_nanos());
+    let spread = ttl * pct as u64 / 100;
+    let offset = h.finish() % (2 * spread + 1);
+    (ttl + offset).saturating_sub(spread).max(1)
 }
 
 /// GET and TTL in one round trip.
@@ -263,6 +335,15 @@ mod tests {
         assert_ne!(ka, key("cachelens", "db:3306/covid_test", &a));
         let sql = crate::server::sql_guard::check("select 1", "covid", 10).unwrap();
         assert_ne!(key("cachelens", "db:3306/covid", &a), cache_key("cachelens", "db:3306/covid", Lookup::Sql(&sql)));
+    }
+
+    #[test]
+    fn jitter_stays_within_its_spread() {
+        assert_eq!(jittered(60, 0), 60);
+        let ttls: Vec<u64> = (0..200).map(|_| jittered(100, 10)).collect();
+        assert!(ttls.iter().all(|t| (90..=110).contains(t)), "{ttls:?}");
+        assert!(ttls.iter().any(|&t| t != ttls[0]), "no spread at all: {ttls:?}");
+        assert_eq!(jittered(1, 50), 1);
     }
 
     #[test]

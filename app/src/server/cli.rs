@@ -12,8 +12,17 @@ use crate::server::settings::{resolve, Resolved};
 #[derive(Parser, Debug)]
 #[command(name = "cachelens", version, about = "Measure how much a Redis cache accelerates MySQL")]
 pub struct Cli {
+    /// Log lines as text for people or as JSON objects for log pipelines.
+    #[arg(long, global = true, env = "CACHELENS_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
     #[command(subcommand)]
     pub command: Command,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand, Debug)]
@@ -99,12 +108,12 @@ pub struct ServeArgs {
 }
 
 pub async fn main() -> ExitCode {
-    init_tracing();
     let matches = Cli::command().get_matches();
     let cli = match Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,
         Err(e) => e.exit(),
     };
+    init_tracing(cli.log_format);
     let sub = matches.subcommand().map(|(_, m)| m);
     let outcome = match cli.command {
         Command::Serve(args) => match resolve(&args.connections, sub).await {
@@ -215,8 +224,13 @@ fn table(report: &crate::bench::BenchReport) -> String {
     out
 }
 
-fn init_tracing() {
+/// Logs go to stderr; `RUST_LOG` filters them (`RUST_LOG=cachelens=debug` adds one line per request).
+fn init_tracing(format: LogFormat) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,fred=warn"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().flatten_event(true).with_current_span(false).init(),
+    }
 }

@@ -94,9 +94,20 @@ const CSP: &str = "default-src 'self'; script-src 'self' 'unsafe-inline' 'wasm-u
                    style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self' ws://127.0.0.1:*; \
                    frame-ancestors 'none'; base-uri 'self'; form-action 'self'";
 
+/// Counts every response for /metrics and logs it: server errors always, the rest at debug level. The path is
+/// logged without its query string, which may hold what a user searched for.
 async fn count_responses(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let started = std::time::Instant::now();
+    let (method, path) = (request.method().clone(), request.uri().path().to_string());
     let response = next.run(request).await;
-    state.metrics.count_status(response.status().as_u16());
+    let status = response.status().as_u16();
+    state.metrics.count_status(status);
+    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+    if status >= 500 {
+        tracing::warn!(%method, %path, status, elapsed_ms, "request failed");
+    } else {
+        tracing::debug!(%method, %path, status, elapsed_ms, "request");
+    }
     response
 }
 
@@ -108,7 +119,7 @@ async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<serde_json::
 }
 
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    let body = state.metrics.render(state.db.size(), state.db.num_idle());
+    let body = state.metrics.render(state.db.size(), state.db.num_idle(), state.breaker.is_open(), state.breaker.trips());
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
 }
 

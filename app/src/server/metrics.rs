@@ -64,7 +64,7 @@ impl Metrics {
         .fetch_add(1, Relaxed);
     }
 
-    pub fn render(&self, pool_size: u32, pool_idle: usize) -> String {
+    pub fn render(&self, pool_size: u32, pool_idle: usize, breaker_open: bool, breaker_trips: u64) -> String {
         let mut out = String::with_capacity(4096);
         let counter = |out: &mut String, name: &str, help: &str, value: u64| {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}");
@@ -85,6 +85,8 @@ impl Metrics {
         let _ = writeln!(out, "# HELP cachelens_db_pool_connections MySQL pool connections.\n# TYPE cachelens_db_pool_connections gauge");
         let _ = writeln!(out, "cachelens_db_pool_connections{{state=\"open\"}} {pool_size}");
         let _ = writeln!(out, "cachelens_db_pool_connections{{state=\"idle\"}} {pool_idle}");
+        let _ = writeln!(out, "# HELP cachelens_redis_circuit_open 1 while cache requests skip Redis after repeated failures.\n# TYPE cachelens_redis_circuit_open gauge\ncachelens_redis_circuit_open {}", u8::from(breaker_open));
+        counter(&mut out, "cachelens_redis_circuit_trips_total", "Times the Redis circuit opened.", breaker_trips);
         out
     }
 }

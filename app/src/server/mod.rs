@@ -5,6 +5,7 @@ pub mod articles;
 pub mod aws;
 pub mod bench_api;
 pub mod bench_runner;
+pub mod breaker;
 pub mod cache;
 pub mod cli;
 pub mod connections;

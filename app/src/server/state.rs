@@ -9,6 +9,7 @@ use sqlx::mysql::MySqlPool;
 use crate::pages::home::ServiceStatus;
 use crate::server::connections::{probe_mysql, probe_redis};
 use crate::server::bench_runner::BenchRegistry;
+use crate::server::breaker::Breaker;
 use crate::server::metrics::Metrics;
 use crate::server::run_log::RunLog;
 use crate::stats::RunPath;
@@ -34,6 +35,7 @@ pub struct AppState {
     /// Every query the pages and the API answer, for the comparison page; `None` for benchmark traffic.
     pub runs: Option<Arc<RunLog>>,
     pub benches: Arc<BenchRegistry>,
+    pub breaker: Arc<Breaker>,
     /// One gate per cache key being filled, so concurrent misses on a key run one MySQL query.
     fills: FillGates,
     status_checks: Arc<AtomicU64>,
@@ -75,6 +77,7 @@ impl AppState {
             metrics: Arc::default(),
             runs: Some(Arc::default()),
             benches: Arc::default(),
+            breaker: Arc::default(),
             fills: Arc::default(),
             status_checks: Arc::default(),
         }

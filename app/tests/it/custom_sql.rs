@@ -98,7 +98,7 @@ async fn bad_requests_get_a_reason_and_a_runaway_statement_is_stopped() {
 #[tokio::test]
 async fn the_select_only_user_answers_custom_sql_and_cannot_write() {
     let db = loaded_database("sql_ro", 50).await;
-    let ro = std::env::var("CACHELENS_SQL_DATABASE_URL").expect("scripts/services env sets CACHELENS_SQL_DATABASE_URL");
+    let ro = std::env::var("READONLY_DATABASE_URL").expect("scripts/services env sets READONLY_DATABASE_URL");
     let ro = format!("{}/{}", ro.rsplit_once('/').unwrap().0, db.rsplit_once('/').unwrap().1);
     let mut settings = Resolved::from_urls(&db, &redis_url(), "cachelens-t-sqlro");
     settings.sql_database_url = Some(ro.clone());

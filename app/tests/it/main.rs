@@ -6,6 +6,7 @@ mod aws_config;
 mod bench;
 mod cache_flow;
 mod custom_sql;
+mod faults;
 mod loader;
 mod observability;
 mod redis_topologies;

@@ -74,3 +74,30 @@ async fn the_server_starts_when_nothing_is_reachable() {
     let detail = body["mysql"]["detail"].as_str().unwrap();
     assert!(!detail.contains("cachelens-local"), "password leaked: {detail}");
 }
+
+/// The binary's own logs, as JSON: one object per line, and no password anywhere in them.
+#[tokio::test]
+async fn json_logs_are_one_object_per_line_and_never_hold_the_password() {
+    let port = free_port();
+    let db = database_url();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_cachelens"))
+        .args(["serve", "--addr", &format!("127.0.0.1:{port}"), "--log-format", "json"])
+        .env("DATABASE_URL", &db)
+        .env("REDIS_URL", "redis://127.0.0.1:1")
+        .env("RUST_LOG", "cachelens=debug")
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    assert!(eventually(std::time::Duration::from_secs(20), || async { http().get(format!("{base}/healthz")).send().await.is_ok() }).await);
+    get_json(&format!("{base}/api/query/mysql?term=delta&limit=5")).await;
+    let _ = child.kill();
+    let output = child.wait_with_output().unwrap();
+    let logs = String::from_utf8_lossy(&output.stderr);
+    let password = db.split_once("://").unwrap().1.split_once('@').unwrap().0.split_once(':').unwrap().1.to_string();
+    assert!(!logs.contains(&password), "the password is in the logs:\n{logs}");
+    let lines: Vec<serde_json::Value> = logs.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"))).collect();
+    assert!(lines.iter().any(|l| l["message"] == "request" && l["path"] == "/api/query/mysql" && l["status"] == 200), "{logs}");
+    assert!(lines.iter().any(|l| l["level"] == "WARN" && l["message"].as_str().unwrap_or("").contains("Redis")), "{logs}");
+}
