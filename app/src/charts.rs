@@ -62,7 +62,8 @@ impl Scale {
             let hi = 10f64.powf(hi.log10().ceil()).max(lo * 10.0);
             Scale { log, lo, hi }
         } else {
-            Scale { log, lo: 0.0, hi: nice_ceil(hi.max(1.0)) }
+            let step = nice_ceil((hi.max(1.0) / 5.0).max(1.0));
+            Scale { log, lo: 0.0, hi: (hi.max(1.0) / step).ceil() * step }
         }
     }
 
@@ -88,7 +89,8 @@ impl Scale {
             }
             ticks
         } else {
-            (0..=4).map(|i| self.lo + (self.hi - self.lo) * i as f64 / 4.0).collect()
+            let step = nice_ceil((self.hi / 5.0).max(1.0));
+            (0..).map(|i| i as f64 * step).take_while(|&t| t <= self.hi + step / 2.0).collect()
         }
     }
 }
@@ -212,7 +214,13 @@ fn scatter(series: Vec<Series>, scale: Scale, tip: RwSignal<Option<(f64, f64, St
         .fold((f64::MAX, f64::MIN), |(lo, hi), x| (lo.min(x), hi.max(x)));
     let span = if hi > lo { hi - lo } else { 1.0 };
     let x = move |v: f64| LEFT + 6.0 + (plot_width() - 12.0) * (v - lo) / span;
-    series
+    let ends = (lo <= hi).then(|| {
+        view! {
+            <text class="category" x=x(lo) y=H - BOTTOM + 16.0 text-anchor="start">{format!("{lo}")}</text>
+            <text class="category" x=x(hi) y=H - BOTTOM + 16.0 text-anchor="end">{format!("{hi}")}</text>
+        }
+    });
+    let marks = series
         .into_iter()
         .map(|s| {
             let line: String = s.points.iter().map(|p| format!("{:.1},{:.1} ", x(p.x), scale.y(p.y))).collect();
@@ -235,7 +243,8 @@ fn scatter(series: Vec<Series>, scale: Scale, tip: RwSignal<Option<(f64, f64, St
                 </g>
             }
         })
-        .collect_view()
+        .collect_view();
+    view! { {ends} {marks} }
 }
 
 fn bars(
@@ -248,8 +257,8 @@ fn bars(
     let groups = categories.len().max(1) as f64;
     let group = plot_width() / groups;
     let bar = group * 0.8 / all_series.max(1) as f64;
-    // Label at most about twelve groups so the text never overlaps.
-    let every = (categories.len() / 12).max(1);
+    // Label at most about eight groups so the text never overlaps.
+    let every = categories.len().div_ceil(8).max(1);
     let labels = categories
         .into_iter()
         .enumerate()
@@ -311,9 +320,13 @@ mod tests {
     }
 
     #[test]
-    fn linear_scale_starts_at_zero_with_a_round_top() {
+    fn linear_scale_starts_at_zero_with_round_steps() {
         let s = Scale::of([3.0, 37.0].into_iter(), false);
-        assert_eq!((s.lo, s.hi), (0.0, 50.0));
-        assert_eq!(s.ticks(), vec![0.0, 12.5, 25.0, 37.5, 50.0]);
+        assert_eq!((s.lo, s.hi), (0.0, 40.0));
+        assert_eq!(s.ticks(), vec![0.0, 10.0, 20.0, 30.0, 40.0]);
+        let counts = Scale::of([7.0].into_iter(), false);
+        assert_eq!(counts.ticks(), vec![0.0, 2.0, 4.0, 6.0, 8.0]);
+        let big = Scale::of([1941.0].into_iter(), false);
+        assert_eq!(big.ticks(), vec![0.0, 500.0, 1000.0, 1500.0, 2000.0]);
     }
 }

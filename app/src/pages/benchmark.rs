@@ -206,7 +206,7 @@ fn RunView(report: BenchReport) -> impl IntoView {
 
     // One set of buckets for every path so their bars line up.
     let edges = log_buckets(report.paths.iter().flat_map(|p| p.distribution.iter().filter(|(_, n)| *n > 0).map(|(v, _)| *v)), 16);
-    let categories: Vec<String> = edges.iter().map(|&e| format!("≤{}", format_us(e))).collect();
+    let categories: Vec<String> = edges.iter().map(|&e| format_us(e).trim_end_matches(" ms").to_string()).collect();
     let distribution: Vec<Series> = report
         .paths
         .iter()
@@ -224,7 +224,7 @@ fn RunView(report: BenchReport) -> impl IntoView {
                     .into_iter()
                     .enumerate()
                     .filter(|(_, n)| *n > 0)
-                    .map(|(i, n)| Point { x: i as f64, y: n as f64, tip: format!("{}: {n} requests {}", path_label(p.path), categories[i]) })
+                    .map(|(i, n)| Point { x: i as f64, y: n as f64, tip: format!("{}: {n} requests ≤ {} ms", path_label(p.path), categories[i]) })
                     .collect(),
             }
         })
@@ -248,7 +248,7 @@ fn RunView(report: BenchReport) -> impl IntoView {
                 categories=percentile_categories log_y=true
                 y_format=format_ms_tick x_label="percentile"/>
             <Chart id="bench-distribution" caption="Latency distribution per path" series=distribution kind=Kind::Bars
-                categories=categories log_y=false y_format=format_count_tick x_label="server-side time"/>
+                categories=categories log_y=false y_format=format_count_tick x_label="server-side time, ms (each bar: up to that value)"/>
             <ResultTable report=report.clone()/>
             {report.finished().then(|| view! {
                 <p class="exports">

@@ -106,7 +106,7 @@ fn Comparison(runs: Vec<RunRecord>) -> impl IntoView {
         .collect();
 
     let edges = log_buckets(runs.iter().map(|r| r.elapsed_us), 16);
-    let categories: Vec<String> = edges.iter().map(|&e| format!("≤{}", format_us(e))).collect();
+    let categories: Vec<String> = edges.iter().map(|&e| format_us(e).trim_end_matches(" ms").to_string()).collect();
     let distribution: Vec<Series> = per_path
         .iter()
         .map(|(path, samples)| Series {
@@ -116,7 +116,7 @@ fn Comparison(runs: Vec<RunRecord>) -> impl IntoView {
                 .into_iter()
                 .enumerate()
                 .filter(|(_, n)| *n > 0)
-                .map(|(i, n)| Point { x: i as f64, y: n as f64, tip: format!("{}: {n} runs {}", path.label(), categories[i]) })
+                .map(|(i, n)| Point { x: i as f64, y: n as f64, tip: format!("{}: {n} runs ≤ {} ms", path.label(), categories[i]) })
                 .collect(),
         })
         .collect();
@@ -149,11 +149,11 @@ fn Comparison(runs: Vec<RunRecord>) -> impl IntoView {
         <Chart id="timeline" caption="Every run in order (log scale)" series=timeline kind=Kind::Scatter log_y=true
             y_format=format_ms_tick x_label="run number"/>
         <Chart id="distribution" caption="How often each latency occurred" series=distribution kind=Kind::Bars
-            categories=categories.clone() log_y=false y_format=format_count_tick x_label="server-side time"/>
+            categories=categories.clone() log_y=false y_format=format_count_tick x_label="server-side time, ms (each bar: up to that value)"/>
         <details class="text-alternative">
             <summary>"The distribution as a table"</summary>
             <table>
-                <thead><tr><th>"Time"</th>{per_path.iter().map(|(p, _)| view! { <th>{p.label()}</th> }).collect_view()}</tr></thead>
+                <thead><tr><th>"Up to (ms)"</th>{per_path.iter().map(|(p, _)| view! { <th>{p.label()}</th> }).collect_view()}</tr></thead>
                 <tbody>{bins_table}</tbody>
             </table>
         </details>

@@ -88,11 +88,26 @@ pub fn router(state: AppState, options: LeptosOptions) -> Router {
         .layer(SetResponseHeaderLayer::if_not_present(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP)))
 }
 
-/// Only this origin: no CDN, no third party. Leptos's hydration bootstrap is an inline module script and the
-/// WASM is compiled by the page, hence the two script allowances.
-const CSP: &str = "default-src 'self'; script-src 'self' 'unsafe-inline' 'wasm-unsafe-eval'; \
-                   style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self' ws://127.0.0.1:*; \
-                   frame-ancestors 'none'; base-uri 'self'; form-action 'self'";
+/// Only this origin: no CDN, no third party, no inline script. Pages replace it with [`page_csp`], which
+/// lets in their own inline scripts by nonce.
+const CSP: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline'; \
+                   img-src 'self' data:; connect-src 'self' ws://127.0.0.1:*; frame-ancestors 'none'; base-uri 'self'; \
+                   form-action 'self'";
+
+/// A server-rendered page's policy: Leptos's hydration bootstrap and streamed resources are inline scripts
+/// carrying this response's nonce, and the page compiles the WASM itself.
+fn page_csp(nonce: &str) -> String {
+    CSP.replacen("script-src 'self'", &format!("script-src 'self' 'nonce-{nonce}'"), 1)
+}
+
+/// Called while a page renders: puts the nonce Leptos gave its inline scripts into the page's CSP header.
+pub fn set_page_csp() {
+    if let (Some(nonce), Some(response)) = (leptos::nonce::use_nonce(), use_context::<leptos_axum::ResponseOptions>()) {
+        if let Ok(value) = HeaderValue::from_str(&page_csp(&nonce.to_string())) {
+            response.insert_header(header::CONTENT_SECURITY_POLICY, value);
+        }
+    }
+}
 
 /// Counts every response for /metrics and logs it: server errors always, the rest at debug level. The path is
 /// logged without its query string, which may hold what a user searched for.

@@ -65,11 +65,23 @@ async fn pages_carry_security_headers_and_big_bodies_are_refused() {
     let base = spawn_app(&database_url(), &redis_url(), "cachelens-t-headers").await;
     let response = http().get(format!("{base}/")).send().await.unwrap();
     let headers = response.headers();
-    let csp = headers["content-security-policy"].to_str().unwrap();
+    let csp = headers["content-security-policy"].to_str().unwrap().to_string();
     assert!(csp.starts_with("default-src 'self'"), "{csp}");
     assert!(!csp.contains("http"), "a remote origin is allowed: {csp}");
     assert_eq!(headers["x-content-type-options"], "nosniff");
     assert_eq!(headers["x-frame-options"], "DENY");
+    // Inline scripts run by this response's nonce, not by 'unsafe-inline'.
+    let script_src = csp.split(';').find(|d| d.trim().starts_with("script-src")).unwrap().to_string();
+    assert!(!script_src.contains("unsafe-inline"), "{csp}");
+    let nonce = script_src.split("'nonce-").nth(1).and_then(|r| r.split('\'').next()).expect("a nonce in script-src").to_string();
+    let html = response.text().await.unwrap();
+    let scripts = html.matches("<script").count();
+    assert!(scripts > 0 && html.matches(&format!("nonce=\"{nonce}\"")).count() >= scripts, "every inline script carries the nonce");
+    let again = http().get(format!("{base}/")).send().await.unwrap();
+    assert!(!again.headers()["content-security-policy"].to_str().unwrap().contains(&nonce), "a nonce was reused");
+    let api = http().get(format!("{base}/healthz")).send().await.unwrap();
+    let api_csp = api.headers()["content-security-policy"].to_str().unwrap();
+    assert!(api_csp.contains("script-src 'self' 'wasm-unsafe-eval';") && !api_csp.contains("nonce"), "{api_csp}");
     let big = http().post(format!("{base}/api/cache/delete")).body(vec![b'x'; 200 * 1024]).send().await.unwrap();
     assert_eq!(big.status(), 413);
 }
