@@ -12,6 +12,7 @@ use axum::{
     routing::{get, post},
     Json, Router,
 };
+use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use crate::model::{validate_ttl, ArticleQuery, Source};
@@ -126,14 +127,37 @@ fn respond(answer: Result<Answer, QueryFailure>) -> Response {
         row_count: answer.rows.count,
         cache_error: answer.cache_error,
     };
-    // The rows are already JSON (straight from Redis on a hit): splice them in rather than parse and re-encode.
-    let mut body = serde_json::to_vec(&envelope).expect("envelope serializes");
-    body.pop(); // the closing brace
-    body.reserve(answer.rows.json.len() + 10);
-    body.extend_from_slice(b",\"rows\":");
-    body.extend_from_slice(&answer.rows.json);
-    body.push(b'}');
-    ([(header::CONTENT_TYPE, "application/json")], Body::from(body)).into_response()
+    // The rows are already JSON (straight from Redis on a hit): sent as they are, between the envelope and
+    // the closing brace, never parsed or copied.
+    let mut head = serde_json::to_vec(&envelope).expect("envelope serializes");
+    head.pop(); // the closing brace
+    head.extend_from_slice(b",\"rows\":");
+    let body = Chunks([Bytes::from(head), answer.rows.json, Bytes::from_static(b"}")].into());
+    ([(header::CONTENT_TYPE, "application/json")], Body::new(body)).into_response()
+}
+
+/// A body of a few byte chunks written one after the other, with its exact length (so hyper sends
+/// Content-Length and can write the chunks in one vectored write).
+struct Chunks(std::collections::VecDeque<Bytes>);
+
+impl http_body::Body for Chunks {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        std::task::Poll::Ready(self.0.pop_front().map(|chunk| Ok(http_body::Frame::data(chunk))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        http_body::SizeHint::with_exact(self.0.iter().map(|c| c.len() as u64).sum())
+    }
 }
 
 pub fn error(status: StatusCode, message: String) -> Response {

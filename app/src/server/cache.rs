@@ -43,14 +43,14 @@ impl Lookup<'_> {
 
     async fn fetch(&self, state: &AppState) -> Result<RowsJson, QueryFailure> {
         match self {
-            Lookup::Articles(query) => articles::fetch_rows(&state.db, query).await.map(|r| RowsJson::encode(&r)),
+            Lookup::Articles(query) => articles::fetch_rows(&state.db, query).await,
             Lookup::Sql(guarded) => crate::server::custom_sql::fetch(state, guarded).await,
         }
     }
 }
 
 /// Bumped whenever the cached value's layout changes, so old entries are never misread.
-const SCHEMA_VERSION: &str = "v1";
+const SCHEMA_VERSION: &str = "v2";
 /// Budget for one cache command; past it the answer comes from MySQL instead.
 const CACHE_TIMEOUT: Duration = Duration::from_millis(500);
 
@@ -93,19 +93,27 @@ pub fn cache_key(prefix: &str, database: &str, lookup: Lookup<'_>) -> String {
     format!("{prefix}:{SCHEMA_VERSION}:q:{{{hex}}}")
 }
 
-/// The stored value: the row count, a newline, then the rows' JSON, so a hit needs no parsing.
-fn encode_value(rows: &RowsJson) -> Bytes {
-    let mut v = Vec::with_capacity(rows.json.len() + 8);
-    v.extend_from_slice(rows.count.to_string().as_bytes());
-    v.push(b'\n');
+/// The stored value: the row count and the expiry (Unix ms), each on its own line, then the rows' JSON. A hit
+/// needs no parsing and one GET: the time left is computed here instead of asked with TTL.
+fn encode_value(rows: &RowsJson, expires_at_ms: u64) -> Bytes {
+    let mut v = Vec::with_capacity(rows.json.len() + 24);
+    v.extend_from_slice(format!("{}\n{expires_at_ms}\n", rows.count).as_bytes());
     v.extend_from_slice(&rows.json);
     Bytes::from(v)
 }
 
-fn decode_value(value: Bytes) -> Option<RowsJson> {
-    let newline = value.iter().position(|&b| b == b'\n')?;
-    let count = std::str::from_utf8(&value[..newline]).ok()?.parse().ok()?;
-    Some(RowsJson { count, json: value.slice(newline + 1..) })
+/// The rows and the expiry of a stored value.
+fn decode_value(value: Bytes) -> Option<(RowsJson, u64)> {
+    let mut fields = value.splitn(3, |&b| b == b'\n');
+    let number = |f: Option<&[u8]>| std::str::from_utf8(f?).ok()?.parse::<u64>().ok();
+    let count = number(fields.next())?;
+    let expires_at_ms = number(fields.next())?;
+    let header = value.len() - fields.next()?.len();
+    Some((RowsJson { count: count as usize, json: value.slice(header..) }, expires_at_ms))
+}
+
+fn unix_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or_default()
 }
 
 pub async fn query_mysql(state: &AppState, query: Lookup<'_>) -> Result<Answer, QueryFailure> {
@@ -189,7 +197,13 @@ pub async fn query_cache(state: &AppState, query: Lookup<'_>, ttl_s: u64) -> Res
     let ttl_s = jittered(ttl_s, state.ttl_jitter_pct);
     let stored = tokio::time::timeout(
         CACHE_TIMEOUT,
-        client.set::<(), _, _>(&key, encode_value(&rows), Some(Expiration::EX(ttl_s as i64)), None, false),
+        client.set::<(), _, _>(
+            &key,
+            encode_value(&rows, unix_ms() + ttl_s * 1000),
+            Some(Expiration::EX(ttl_s as i64)),
+            None,
+            false,
+        ),
     )
     .await;
     if let Some(lock) = lock {
@@ -260,21 +274,18 @@ fn jittered(ttl: u64, pct: u8) -> u64 {
     (ttl + offset).saturating_sub(spread).max(1)
 }
 
-/// GET and TTL in one round trip.
+/// One GET; the seconds left come from the expiry stored in the value.
 async fn lookup(client: &Client, key: &str) -> Result<Option<(RowsJson, Option<u64>)>, String> {
-    let pipeline = client.pipeline();
-    let queued = async {
-        let _: () = pipeline.get(key).await?;
-        let _: () = pipeline.ttl(key).await?;
-        pipeline.all::<(Option<Bytes>, i64)>().await
-    };
-    let (value, ttl) = match tokio::time::timeout(CACHE_TIMEOUT, queued).await {
-        Ok(Ok(answer)) => answer,
+    let value = match tokio::time::timeout(CACHE_TIMEOUT, client.get::<Option<Bytes>, _>(key)).await {
+        Ok(Ok(value)) => value,
         Ok(Err(e)) => return Err(format!("Redis: {}", e.details())),
         Err(_) => return Err(format!("Redis did not answer within {CACHE_TIMEOUT:?}")),
     };
     // A value we cannot read (another writer, a half-written entry) is treated as a miss and overwritten.
-    Ok(value.and_then(decode_value).map(|rows| (rows, u64::try_from(ttl).ok())))
+    Ok(value.and_then(decode_value).map(|(rows, expires_at_ms)| {
+        let left_ms = expires_at_ms.saturating_sub(unix_ms());
+        (rows, Some(left_ms.div_ceil(1000)))
+    }))
 }
 
 async fn fallback(state: &AppState, query: Lookup<'_>, why: String) -> Result<Answer, QueryFailure> {
@@ -327,7 +338,7 @@ mod tests {
         let c = ArticleQuery::new(Some("Delta"), Some(500)).unwrap();
         let key = |prefix, db, q| cache_key(prefix, db, Lookup::Articles(q));
         let ka = key("cachelens", "db:3306/covid", &a);
-        assert!(ka.starts_with("cachelens:v1:q:"), "{ka}");
+        assert!(ka.starts_with("cachelens:v2:q:"), "{ka}");
         assert_eq!(ka, key("cachelens", "db:3306/covid", &a));
         assert_ne!(ka, key("cachelens", "db:3306/covid", &b));
         assert_ne!(ka, key("cachelens", "db:3306/covid", &c));
@@ -349,8 +360,9 @@ mod tests {
     #[test]
     fn stored_value_round_trips_without_parsing_rows() {
         let rows = RowsJson { count: 2, json: Bytes::from_static(b"[{\"a\":1},{\"a\":2}]") };
-        let back = decode_value(encode_value(&rows)).unwrap();
-        assert_eq!((back.count, &back.json[..]), (2, &rows.json[..]));
+        let (back, expires) = decode_value(encode_value(&rows, 1_700_000_000_123)).unwrap();
+        assert_eq!((back.count, &back.json[..], expires), (2, &rows.json[..], 1_700_000_000_123));
         assert!(decode_value(Bytes::from_static(b"garbage")).is_none());
+        assert!(decode_value(Bytes::from_static(b"2\n[]")).is_none(), "a v1 value is not read as v2");
     }
 }
