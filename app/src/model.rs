@@ -95,9 +95,10 @@ pub enum Source {
     Cache,
 }
 
-/// What a query page shows and the JSON API returns.
+/// Where an answer came from and what it cost: what every result shows above its rows, and the JSON API's
+/// fields besides `rows`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct QueryOutcome {
+pub struct AnswerSummary {
     pub source: Source,
     pub hit: bool,
     /// Server-side time for the whole path (cache lookup, database query, cache fill), in microseconds.
@@ -105,25 +106,27 @@ pub struct QueryOutcome {
     /// Seconds the cached entry has left; `None` when nothing is cached (the MySQL path, or Redis down).
     pub ttl_remaining_s: Option<u64>,
     pub row_count: usize,
-    pub rows: Vec<Article>,
     /// Why the cache could not be used, when it could not: the answer then came from MySQL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache_error: Option<String>,
 }
 
-/// What the Custom SQL page shows: like [`QueryOutcome`], with rows of any shape as text.
+/// What the Query MySQL and Query Cache pages show.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct QueryOutcome {
+    pub summary: AnswerSummary,
+    pub rows: Vec<Article>,
+}
+
+/// What the Custom SQL page shows: rows of any shape, as text.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SqlOutcome {
     /// The statement as it ran: comments gone, LIMIT added or capped.
     pub sql: String,
-    pub source: Source,
-    pub hit: bool,
-    pub elapsed_us: u64,
-    pub ttl_remaining_s: Option<u64>,
-    pub row_count: usize,
+    pub summary: AnswerSummary,
     pub columns: Vec<String>,
     /// Cells as text; `None` is SQL NULL.
     pub rows: Vec<Vec<Option<String>>>,
-    pub cache_error: Option<String>,
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use std::time::Duration;
 use leptos::prelude::*;
 use leptos_router::{components::Form, hooks::use_query_map};
 
-use crate::model::{QueryOutcome, Source, DEFAULT_LIMIT, DEFAULT_TERM, MAX_LIMIT, MAX_TTL_S};
+use crate::model::{AnswerSummary, QueryOutcome, Source, DEFAULT_LIMIT, DEFAULT_TERM, MAX_LIMIT, MAX_TTL_S};
 use crate::pages::{error_text, home::format_ms};
 
 /// term, limit, ttl as typed, and the run counter: a new press is a new request even with the same fields.
@@ -81,10 +81,7 @@ where
 #[component]
 fn OutcomeView(outcome: QueryOutcome) -> impl IntoView {
     view! {
-        <OutcomeSummary
-            source=outcome.source hit=outcome.hit elapsed_us=outcome.elapsed_us ttl_remaining_s=outcome.ttl_remaining_s
-            row_count=outcome.row_count cache_error=outcome.cache_error.clone()
-        />
+        <OutcomeSummary summary=outcome.summary/>
         <table class="rows">
             <thead><tr><th>"OBJECTID"</th><th>"Sentence"</th><th>"Title"</th><th>"Source"</th></tr></thead>
             <tbody>
@@ -98,14 +95,8 @@ fn OutcomeView(outcome: QueryOutcome) -> impl IntoView {
 
 /// Where the answer came from, how long it took, how many rows and how long the cached entry lives.
 #[component]
-pub fn OutcomeSummary(
-    source: Source,
-    hit: bool,
-    elapsed_us: u64,
-    ttl_remaining_s: Option<u64>,
-    row_count: usize,
-    cache_error: Option<String>,
-) -> impl IntoView {
+pub fn OutcomeSummary(summary: AnswerSummary) -> impl IntoView {
+    let AnswerSummary { source, hit, elapsed_us, ttl_remaining_s, row_count, cache_error } = summary;
     let (class, text) = match (&cache_error, source, hit) {
         (Some(why), _, _) => ("banner warn", format!("Cache unavailable ({why}): answered from MySQL.")),
         (None, Source::Cache, true) => ("banner hit", "Cache hit: served from Redis, MySQL untouched.".to_string()),

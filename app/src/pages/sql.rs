@@ -44,17 +44,7 @@ pub async fn run_sql(sql: String, cache: Option<String>, ttl: Option<String>) ->
                 .collect()
         })
         .collect();
-    Ok(SqlOutcome {
-        sql: guarded.sql,
-        source: answer.source,
-        hit: answer.hit,
-        elapsed_us: answer.elapsed_us,
-        ttl_remaining_s: answer.ttl_remaining_s,
-        row_count: answer.rows.count,
-        columns,
-        rows,
-        cache_error: answer.cache_error,
-    })
+    Ok(SqlOutcome { sql: guarded.sql, summary: answer.summary(), columns, rows })
 }
 
 #[component]
@@ -90,10 +80,7 @@ pub fn SqlPage() -> impl IntoView {
 #[component]
 fn SqlResult(outcome: SqlOutcome) -> impl IntoView {
     view! {
-        <OutcomeSummary
-            source=outcome.source hit=outcome.hit elapsed_us=outcome.elapsed_us ttl_remaining_s=outcome.ttl_remaining_s
-            row_count=outcome.row_count cache_error=outcome.cache_error.clone()
-        />
+        <OutcomeSummary summary=outcome.summary/>
         <p class="muted">"Ran: " <code id="ran-sql">{outcome.sql}</code></p>
         <table class="rows">
             <thead><tr>{outcome.columns.into_iter().map(|c| view! { <th>{c}</th> }).collect_view()}</tr></thead>

@@ -13,9 +13,9 @@ use axum::{
     Json, Router,
 };
 use bytes::Bytes;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
-use crate::model::{validate_ttl, ArticleQuery, Source};
+use crate::model::{validate_ttl, ArticleQuery};
 use crate::server::articles::QueryFailure;
 use crate::server::cache::{self, Answer, Lookup};
 use crate::server::state::AppState;
@@ -102,34 +102,14 @@ async fn delete_cache(State(state): State<AppState>) -> Response {
     }
 }
 
-/// Everything of the answer but its rows.
-#[derive(Serialize)]
-struct Envelope {
-    source: Source,
-    hit: bool,
-    elapsed_us: u64,
-    ttl_remaining_s: Option<u64>,
-    row_count: usize,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    cache_error: Option<String>,
-}
-
 fn respond(answer: Result<Answer, QueryFailure>) -> Response {
     let answer = match answer {
         Ok(a) => a,
         Err(f) => return error(StatusCode::from_u16(f.status()).expect("valid status"), f.message()),
     };
-    let envelope = Envelope {
-        source: answer.source,
-        hit: answer.hit,
-        elapsed_us: answer.elapsed_us,
-        ttl_remaining_s: answer.ttl_remaining_s,
-        row_count: answer.rows.count,
-        cache_error: answer.cache_error,
-    };
-    // The rows are already JSON (straight from Redis on a hit): sent as they are, between the envelope and
+    // The rows are already JSON (straight from Redis on a hit): sent as they are, between the summary and
     // the closing brace, never parsed or copied.
-    let mut head = serde_json::to_vec(&envelope).expect("envelope serializes");
+    let mut head = serde_json::to_vec(&answer.summary()).expect("summaries serialize");
     head.pop(); // the closing brace
     head.extend_from_slice(b",\"rows\":");
     let body = Chunks([Bytes::from(head), answer.rows.json, Bytes::from_static(b"}")].into());

@@ -9,7 +9,7 @@ use fred::types::scan::Scanner;
 use futures::StreamExt;
 use sha2::{Digest, Sha256};
 
-use crate::model::{ArticleQuery, Source, ARTICLE_SQL};
+use crate::model::{AnswerSummary, ArticleQuery, Source, ARTICLE_SQL};
 use crate::server::articles::{self, QueryFailure, RowsJson};
 use crate::server::breaker::Gate;
 use crate::server::sql_guard::GuardedSql;
@@ -66,17 +66,20 @@ pub struct Answer {
 }
 
 impl Answer {
-    pub fn into_outcome(self) -> Result<crate::model::QueryOutcome, QueryFailure> {
-        let rows = self.rows.decode().map_err(QueryFailure::Internal)?;
-        Ok(crate::model::QueryOutcome {
+    pub fn summary(&self) -> AnswerSummary {
+        AnswerSummary {
             source: self.source,
             hit: self.hit,
             elapsed_us: self.elapsed_us,
             ttl_remaining_s: self.ttl_remaining_s,
             row_count: self.rows.count,
-            rows,
-            cache_error: self.cache_error,
-        })
+            cache_error: self.cache_error.clone(),
+        }
+    }
+
+    pub fn into_outcome(self) -> Result<crate::model::QueryOutcome, QueryFailure> {
+        let rows = self.rows.decode().map_err(QueryFailure::Internal)?;
+        Ok(crate::model::QueryOutcome { summary: self.summary(), rows })
     }
 }
 
@@ -247,7 +250,14 @@ async fn fill_lock(client: &Client, key: &str) -> FillLock {
         let took: Result<Option<String>, _> =
             client.set(&lock, "1", Some(Expiration::PX(FILL_LOCK_TTL.as_millis() as i64)), Some(SetOptions::NX), false).await;
         match took {
-            Ok(Some(_)) => return FillLock::Held(lock),
+            // The holder before may have filled the key and let go just now: look once more before filling.
+            Ok(Some(_)) => match lookup(client, key).await {
+                Ok(Some((rows, ttl))) => {
+                    let _ = client.del::<(), _>(&lock).await;
+                    return FillLock::Filled(rows, ttl);
+                }
+                _ => return FillLock::Held(lock),
+            },
             Ok(None) => {}
             Err(_) => return FillLock::GaveUp,
         }

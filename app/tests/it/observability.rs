@@ -85,3 +85,44 @@ async fn pages_carry_security_headers_and_big_bodies_are_refused() {
     let big = http().post(format!("{base}/api/cache/delete")).body(vec![b'x'; 200 * 1024]).send().await.unwrap();
     assert_eq!(big.status(), 413);
 }
+
+#[tokio::test]
+async fn with_the_fill_lock_two_instances_run_one_mysql_query_between_them() {
+    let db = loaded_database("filllock", 3000).await;
+    let instance = || {
+        let mut settings = cachelens::server::settings::Resolved::from_urls(&db, &redis_url(), "cachelens-t-filllock");
+        settings.fill_lock = true;
+        spawn_app_with(settings)
+    };
+    let (a, b) = (instance().await, instance().await);
+    http().post(format!("{a}/api/cache/delete")).send().await.unwrap();
+    let before = metric(&a, "cachelens_mysql_queries_total").await + metric(&b, "cachelens_mysql_queries_total").await;
+
+    let url = |base: &str| format!("{base}/api/query/cache?term=delta&limit=500&ttl=60");
+    let requests = (0..40).map(|i| if i % 2 == 0 { url(&a) } else { url(&b) }).collect::<Vec<_>>();
+    let answers = futures::future::join_all(requests.iter().map(|u| get_json(u))).await;
+    assert!(answers.iter().all(|(status, body)| *status == 200 && body["row_count"] == 500));
+    let after = metric(&a, "cachelens_mysql_queries_total").await + metric(&b, "cachelens_mysql_queries_total").await;
+    assert_eq!(after - before, 1, "two instances, one fill");
+    assert_eq!(answers.iter().filter(|(_, body)| body["hit"] == false).count(), 1);
+}
+
+#[tokio::test]
+async fn the_redis_circuit_shows_in_metrics_and_closes_when_redis_returns() {
+    let db = loaded_database("breaker", 300).await;
+    let mut redis = RedisServer::start();
+    let base = spawn_app(&db, &redis.url(), "cachelens-t-breaker").await;
+    let url = format!("{base}/api/query/cache?term=delta&limit=5");
+    redis.kill();
+    for _ in 0..5 {
+        let (status, body) = get_json(&url).await;
+        assert_eq!((status, body["source"].as_str()), (200, Some("mysql")), "{body}");
+    }
+    assert_eq!(metric(&base, "cachelens_redis_circuit_open").await, 1);
+    let (_, body) = get_json(&url).await;
+    assert!(body["cache_error"].as_str().unwrap().contains("circuit open"), "{body}");
+    redis.restart();
+    assert!(eventually(Duration::from_secs(3), || async { get_json(&url).await.1["source"] != "mysql" || metric(&base, "cachelens_redis_circuit_open").await == 0 }).await);
+    assert!(eventually(Duration::from_secs(3), || async { metric(&base, "cachelens_redis_circuit_open").await == 0 }).await);
+    assert!(metric(&base, "cachelens_redis_circuit_trips_total").await >= 1);
+}
