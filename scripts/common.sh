@@ -44,10 +44,16 @@ claim_target_dir() {
     fi
 }
 
-# cargo leptos with the arguments the chosen toolchain needs.
+# cargo leptos with the arguments the chosen toolchain needs. Release bundles leave file/line locations out
+# of the browser WASM's panic messages (-Zlocation-detail=none, allowed on stable by RUSTC_BOOTSTRAP): about
+# 8 KiB of the 400 KiB front-end budget. (The Debian rustc-web fallback builds with RUSTC_BOOTSTRAP anyway.)
 cargo_leptos() {
     load_toolchain
     local sub=$1; shift
+    if [[ " $* " == *" --release "* ]]; then
+        export RUSTC_BOOTSTRAP=1
+        export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="${CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS:+$CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS }-Zlocation-detail=none"
+    fi
     # shellcheck disable=SC2086
     cargo leptos "$sub" ${LEPTOS_LIB_CARGO_ARGS:+--lib-cargo-args="$LEPTOS_LIB_CARGO_ARGS"} "$@"
 }

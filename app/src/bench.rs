@@ -132,10 +132,22 @@ pub struct BenchReport {
     pub done: u64,
     pub total: u64,
     pub paths: Vec<PathReport>,
-    /// Per path `{count, p50_us, p95_us, p99_us, max_us, mean_us}`, once the run has ended.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Per path `{count, p50_us, p95_us, p99_us, max_us, mean_us}`, once the run has ended: for API clients.
+    /// The page reads `paths`, so the browser skips this (and the map's decoder stays out of the WASM).
+    #[serde(default, skip_deserializing, skip_serializing_if = "Option::is_none")]
     pub results: Option<std::collections::BTreeMap<BenchPath, Percentiles>>,
     pub error: Option<String>,
+}
+
+impl BenchState {
+    pub fn label(self) -> &'static str {
+        match self {
+            BenchState::Running => "running",
+            BenchState::Done => "done",
+            BenchState::Cancelled => "cancelled",
+            BenchState::Failed => "failed",
+        }
+    }
 }
 
 impl BenchReport {

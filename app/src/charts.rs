@@ -165,8 +165,8 @@ pub fn Chart(
                 let y = scale.y(t);
                 view! {
                     <g class="tick">
-                        <line x1=LEFT x2=W - RIGHT y1=y y2=y></line>
-                        <text x=LEFT - 6.0 y=y + 4.0 text-anchor="end">{y_format(t)}</text>
+                        <line x1=px(LEFT) x2=px(W - RIGHT) y1=px(y) y2=px(y)></line>
+                        <text x=px(LEFT - 6.0) y=px(y + 4.0) text-anchor="end">{y_format(t)}</text>
                     </g>
                 }
             })
@@ -185,8 +185,8 @@ pub fn Chart(
             let ty = (y - 30.0).max(0.0);
             view! {
                 <g class="tooltip" id=tip_id.clone() role="tooltip">
-                    <rect x=tx y=ty width=width height="22" rx="3"></rect>
-                    <text x=tx + 7.0 y=ty + 15.0>{text}</text>
+                    <rect x=px(tx) y=px(ty) width=px(width) height="22" rx="3"></rect>
+                    <text x=px(tx + 7.0) y=px(ty + 15.0)>{text}</text>
                 </g>
             }
         })
@@ -196,10 +196,10 @@ pub fn Chart(
         <figure class="chart" id=id>
             <figcaption>{caption}</figcaption>
             <div class="legend" role="group" aria-label="Series: press to show or hide">{legend}</div>
-            <svg viewBox=format!("0 0 {W} {H}") role="img" aria-label=aria class="plot" on:mouseleave=move |_| tip.set(None)>
+            <svg viewBox=format!("0 0 {} {}", px(W), px(H)) role="img" aria-label=aria class="plot" on:mouseleave=move |_| tip.set(None)>
                 {axis}
-                <line class="axis" x1=LEFT x2=W - RIGHT y1=H - BOTTOM y2=H - BOTTOM></line>
-                <text class="axis-label" x=LEFT + plot_width() / 2.0 y=H - 4.0 text-anchor="middle">{x_label}</text>
+                <line class="axis" x1=px(LEFT) x2=px(W - RIGHT) y1=px(H - BOTTOM) y2=px(H - BOTTOM)></line>
+                <text class="axis-label" x=px(LEFT + plot_width() / 2.0) y=px(H - 4.0) text-anchor="middle">{x_label}</text>
                 {marks}
                 {tooltip}
             </svg>
@@ -216,14 +216,14 @@ fn scatter(series: Vec<Series>, scale: Scale, tip: RwSignal<Option<(f64, f64, St
     let x = move |v: f64| LEFT + 6.0 + (plot_width() - 12.0) * (v - lo) / span;
     let ends = (lo <= hi).then(|| {
         view! {
-            <text class="category" x=x(lo) y=H - BOTTOM + 16.0 text-anchor="start">{format!("{lo}")}</text>
-            <text class="category" x=x(hi) y=H - BOTTOM + 16.0 text-anchor="end">{format!("{hi}")}</text>
+            <text class="category" x=px(x(lo)) y=px(H - BOTTOM + 16.0) text-anchor="start">{px(lo)}</text>
+            <text class="category" x=px(x(hi)) y=px(H - BOTTOM + 16.0) text-anchor="end">{px(hi)}</text>
         }
     });
     let marks = series
         .into_iter()
         .map(|s| {
-            let line: String = s.points.iter().map(|p| format!("{:.1},{:.1} ", x(p.x), scale.y(p.y))).collect();
+            let line: String = s.points.iter().map(|p| format!("{},{} ", px(x(p.x)), px(scale.y(p.y)))).collect();
             let dots = s
                 .points
                 .into_iter()
@@ -231,7 +231,7 @@ fn scatter(series: Vec<Series>, scale: Scale, tip: RwSignal<Option<(f64, f64, St
                     let (cx, cy) = (x(p.x), scale.y(p.y));
                     let text = p.tip;
                     view! {
-                        <circle class="point" cx=cx cy=cy r="3.5" tabindex="0"
+                        <circle class="point" cx=px(cx) cy=px(cy) r="3.5" tabindex="0"
                             on:mouseenter=move |_| tip.set(Some((cx, cy, text.clone())))></circle>
                     }
                 })
@@ -265,7 +265,7 @@ fn bars(
         .filter(move |(i, _)| i % every == 0)
         .map(move |(i, label)| {
             let x = LEFT + group * (i as f64 + 0.5);
-            view! { <text class="category" x=x y=H - BOTTOM + 16.0 text-anchor="middle">{label}</text> }
+            view! { <text class="category" x=px(x) y=px(H - BOTTOM + 16.0) text-anchor="middle">{label}</text> }
         })
         .collect_view();
     let marks = series
@@ -281,7 +281,7 @@ fn bars(
                     let height = (H - BOTTOM - y).max(0.0);
                     let text = p.tip;
                     view! {
-                        <rect class="bar" x=x y=y width=bar.max(1.0) height=height tabindex="0"
+                        <rect class="bar" x=px(x) y=px(y) width=px(bar.max(1.0)) height=px(height) tabindex="0"
                             on:mouseenter=move |_| tip.set(Some((x, y, text.clone())))></rect>
                     }
                 })
@@ -292,18 +292,24 @@ fn bars(
     view! { {labels} {marks} }
 }
 
-/// Tick labels for microsecond values.
+/// Tick labels for microsecond values (ticks are 1, 2 or 5 times a power of ten).
 pub fn format_ms_tick(us: f64) -> String {
-    let ms = us / 1000.0;
-    if ms >= 1.0 {
-        format!("{ms:.0} ms")
-    } else {
-        format!("{ms} ms")
+    let us = us.round() as u64;
+    match us {
+        1000.. => format!("{} ms", us / 1000),
+        100.. => format!("0.{} ms", us / 100),
+        10.. => format!("0.0{} ms", us / 10),
+        _ => format!("0.00{us} ms"),
     }
 }
 
 pub fn format_count_tick(n: f64) -> String {
-    format!("{n:.0}")
+    px(n).to_string()
+}
+
+/// Whole SVG units: coordinates written as integers keep float formatting out of the WASM.
+fn px(v: f64) -> i64 {
+    v.round() as i64
 }
 
 #[cfg(test)]
@@ -317,6 +323,12 @@ mod tests {
         assert_eq!(s.y(100.0), H - BOTTOM);
         assert_eq!(s.y(100_000.0), TOP);
         assert!(s.ticks().contains(&200.0) && s.ticks().contains(&50_000.0));
+    }
+
+    #[test]
+    fn tick_labels_read_as_milliseconds() {
+        let labels: Vec<String> = [5.0, 20.0, 100.0, 500.0, 1000.0, 20_000.0].into_iter().map(format_ms_tick).collect();
+        assert_eq!(labels, ["0.005 ms", "0.02 ms", "0.1 ms", "0.5 ms", "1 ms", "20 ms"]);
     }
 
     #[test]

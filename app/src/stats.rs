@@ -115,12 +115,27 @@ pub fn bucket_counts(samples: &[u64], edges: &[u64]) -> Vec<u64> {
     counts
 }
 
+/// Microseconds as milliseconds: two decimals below 10 ms, one above. Integer arithmetic only, so the WASM
+/// carries no float formatting.
 pub fn format_us(us: u64) -> String {
     if us >= 10_000 {
-        format!("{:.1} ms", us as f64 / 1000.0)
+        let tenths = (us + 50) / 100;
+        format!("{}.{} ms", tenths / 10, tenths % 10)
     } else {
-        format!("{:.2} ms", us as f64 / 1000.0)
+        format_ms_2(us)
     }
+}
+
+/// Microseconds as milliseconds with two decimals.
+pub fn format_ms_2(us: u64) -> String {
+    let hundredths = (us + 5) / 10;
+    format!("{}.{:02} ms", hundredths / 100, hundredths % 100)
+}
+
+/// A ratio or a count of thousandths with one decimal, e.g. 36.6.
+pub fn one_decimal(value: f64) -> String {
+    let tenths = (value * 10.0).round().max(0.0) as u64;
+    format!("{}.{}", tenths / 10, tenths % 10)
 }
 
 #[cfg(test)]
@@ -158,6 +173,16 @@ mod tests {
         let fast = Percentiles { p50_us: 200, ..Default::default() };
         assert_eq!(speedup(&slow, &fast), Some(15.0));
         assert_eq!(speedup(&slow, &Percentiles::default()), None);
+    }
+
+    #[test]
+    fn durations_and_ratios_format_without_floats() {
+        assert_eq!(format_us(304), "0.30 ms");
+        assert_eq!(format_us(9_996), "10.00 ms");
+        assert_eq!(format_us(12_345), "12.3 ms");
+        assert_eq!(format_ms_2(1_005), "1.01 ms");
+        assert_eq!(one_decimal(36.64), "36.6");
+        assert_eq!(one_decimal(0.96), "1.0");
     }
 
     #[test]

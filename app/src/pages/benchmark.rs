@@ -3,10 +3,10 @@
 
 use leptos::prelude::*;
 
-use crate::bench::{BenchPath, BenchReport, BenchState, MAX_CONCURRENCY, MAX_ITERATIONS};
+use crate::bench::{BenchPath, BenchReport, MAX_CONCURRENCY, MAX_ITERATIONS};
 use crate::charts::{format_count_tick, format_ms_tick, Chart, Kind, Point, Series};
 use crate::pages::error_text;
-use crate::stats::{format_us, log_buckets};
+use crate::stats::{format_us, log_buckets, one_decimal};
 
 #[server]
 pub async fn start_bench(
@@ -182,12 +182,7 @@ fn path_label(path: BenchPath) -> &'static str {
 
 #[component]
 fn RunView(report: BenchReport) -> impl IntoView {
-    let state = match report.state {
-        BenchState::Running => "running",
-        BenchState::Done => "done",
-        BenchState::Cancelled => "cancelled",
-        BenchState::Failed => "failed",
-    };
+    let state = report.state.label();
     let percentile_names = ["p50", "p95", "p99", "max"];
     let percentiles: Vec<Series> = report
         .paths
@@ -238,7 +233,7 @@ fn RunView(report: BenchReport) -> impl IntoView {
                 <progress id="bench-progress" max=report.total value=report.done></progress>
                 " " <span id="bench-progress-text">{format!("{} / {} requests", report.done, report.total)}</span>
                 " · " <span id="bench-state">{state}</span>
-                " · " {format!("{:.1} s", report.elapsed_ms as f64 / 1000.0)}
+                " · " {format!("{} s", one_decimal(report.elapsed_ms as f64 / 1000.0))}
             </p>
             {report.error.clone().map(|e| view! { <div class="error-panel" role="alert">{e}</div> })}
             {report.paths.iter().filter_map(|p| p.last_error.clone().map(|e| (p.path, p.errors, e))).map(|(path, n, e)| view! {
@@ -247,8 +242,22 @@ fn RunView(report: BenchReport) -> impl IntoView {
             <Chart id="bench-chart" caption="Latency percentiles per path (log scale)" series=percentiles kind=Kind::Bars
                 categories=percentile_categories log_y=true
                 y_format=format_ms_tick x_label="percentile"/>
-            <Chart id="bench-distribution" caption="Latency distribution per path" series=distribution kind=Kind::Bars
-                categories=categories log_y=false y_format=format_count_tick x_label="server-side time, ms (each bar: up to that value)"/>
+            <Chart id="bench-distribution" caption="Latency distribution per path" series=distribution.clone() kind=Kind::Bars
+                categories=categories.clone() log_y=false y_format=format_count_tick x_label="server-side time, ms (each bar: up to that value)"/>
+            <details class="text-alternative">
+                <summary>"The distribution as a table"</summary>
+                <table>
+                    <thead><tr><th>"Up to (ms)"</th>{distribution.iter().map(|s| view! { <th>{s.label.clone()}</th> }).collect_view()}</tr></thead>
+                    <tbody>
+                        {categories.iter().enumerate().map(|(i, c)| view! {
+                            <tr><td>{c.clone()}</td>{distribution.iter().map(|s| {
+                                let n = s.points.iter().find(|p| p.x as usize == i).map_or(0.0, |p| p.y);
+                                view! { <td>{n}</td> }
+                            }).collect_view()}</tr>
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            </details>
             <ResultTable report=report.clone()/>
             {report.finished().then(|| view! {
                 <p class="exports">
@@ -282,7 +291,7 @@ fn ResultTable(report: BenchReport) -> impl IntoView {
             </tbody>
         </table>
         {report.speedup().map(|r| view! {
-            <p class="speedup" id="bench-speedup">{format!("Speedup: the cache's median is {r:.1}× faster than MySQL's.")}</p>
+            <p class="speedup" id="bench-speedup">{format!("Speedup: the cache's median is {}× faster than MySQL's.", one_decimal(r))}</p>
         })}
     }
 }
@@ -304,10 +313,10 @@ fn History(runs: Vec<BenchReport>) -> impl IntoView {
                     let id = r.id;
                     view! {
                         <tr>
-                            <td>{id}</td><td>{format!("{:?}", r.state).to_lowercase()}</td><td>{r.spec.iterations}</td>
+                            <td>{id}</td><td>{r.state.label()}</td><td>{r.spec.iterations}</td>
                             <td>{r.spec.concurrency}</td><td>{r.spec.warmup}</td><td>{format!("{} s", r.spec.ttl)}</td>
                             <td>{p50(BenchPath::Mysql)}</td><td>{p50(BenchPath::Cache)}</td>
-                            <td>{r.speedup().map(|s| format!("{s:.1}×")).unwrap_or_else(|| "—".into())}</td>
+                            <td>{r.speedup().map(|s| format!("{}×", one_decimal(s))).unwrap_or_else(|| "—".into())}</td>
                             <td><a href=format!("/api/bench/{id}/csv")>"CSV"</a>" "<a href=format!("/api/bench/{id}/json")>"JSON"</a></td>
                         </tr>
                     }

@@ -4,7 +4,7 @@ use leptos::prelude::*;
 
 use crate::charts::{format_count_tick, format_ms_tick, Chart, Kind, Point, Series};
 use crate::pages::error_text;
-use crate::stats::{bucket_counts, format_us, log_buckets, percentiles, speedup, RunPath, RunRecord};
+use crate::stats::{bucket_counts, format_us, log_buckets, one_decimal, percentiles, speedup, RunPath, RunRecord};
 
 #[server]
 pub async fn run_history() -> Result<Vec<RunRecord>, ServerFnError> {
@@ -143,7 +143,7 @@ fn Comparison(runs: Vec<RunRecord>) -> impl IntoView {
             </tbody>
         </table>
         <p class="speedup" id="speedup">{match ratio {
-            Some(r) => format!("Speedup: a cache hit's median is {r:.1}× faster than MySQL's (MySQL p50 ÷ hit p50)."),
+            Some(r) => format!("Speedup: a cache hit's median is {}× faster than MySQL's (MySQL p50 ÷ hit p50).", one_decimal(r)),
             None => "Speedup: needs both MySQL runs and cache hits.".to_string(),
         }}</p>
         <Chart id="timeline" caption="Every run in order (log scale)" series=timeline kind=Kind::Scatter log_y=true

@@ -50,10 +50,6 @@ pub async fn check_services() -> Result<ServiceStatus, ServerFnError> {
     Ok(state.status().await)
 }
 
-pub fn format_ms(us: u64) -> String {
-    format!("{:.2} ms", us as f64 / 1000.0)
-}
-
 #[component]
 pub fn HomePage() -> impl IntoView {
     let refresh = RwSignal::new(0u32);
@@ -114,7 +110,7 @@ fn StatusTable(status: ServiceStatus) -> impl IntoView {
             <tr data-service=name>
                 <th>{name}</th>
                 <td class=format!("state {state}")>{state}</td>
-                <td class="rtt">{p.rtt_us.map(format_ms).unwrap_or_else(|| "—".into())}</td>
+                <td class="rtt">{p.rtt_us.map(crate::stats::format_ms_2).unwrap_or_else(|| "—".into())}</td>
                 <td class="detail">{p.detail}</td>
             </tr>
         }

@@ -7,7 +7,8 @@ use leptos::prelude::*;
 use leptos_router::{components::Form, hooks::use_query_map};
 
 use crate::model::{AnswerSummary, QueryOutcome, Source, DEFAULT_LIMIT, DEFAULT_TERM, MAX_LIMIT, MAX_TTL_S};
-use crate::pages::{error_text, home::format_ms};
+use crate::pages::error_text;
+use crate::stats::format_ms_2;
 
 /// term, limit, ttl as typed, and the run counter: a new press is a new request even with the same fields.
 type Request = (String, String, String, String);
@@ -113,7 +114,7 @@ pub fn OutcomeSummary(summary: AnswerSummary) -> impl IntoView {
         <div class=class id="banner" role="status" data-hit=hit.to_string() data-source=source>{text}</div>
         <dl class="metrics">
             <dt>"Server time"</dt>
-            <dd id="elapsed" data-us=elapsed_us>{format_ms(elapsed_us)}</dd>
+            <dd id="elapsed" data-us=elapsed_us>{format_ms_2(elapsed_us)}</dd>
             <dt>"Rows"</dt>
             <dd id="row-count">{row_count}</dd>
             <dt>"Cache TTL"</dt>

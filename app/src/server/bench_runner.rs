@@ -232,6 +232,39 @@ pub async fn execute(state: AppState, run: Arc<BenchRun>) {
     run.finish(state.0, state.1);
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn progress_of(samples: impl Iterator<Item = u64>) -> PathReport {
+        let run = BenchRun::new(1, BenchSpec::new(1, 1, vec![BenchPath::Mysql]));
+        let mut h = run.paths[0].histogram.lock().unwrap();
+        for s in samples {
+            h.record(s).unwrap();
+        }
+        drop(h);
+        run.paths[0].report(1)
+    }
+
+    /// HDR histograms keep three significant digits: the percentiles of known distributions within 0.1 %.
+    #[test]
+    fn hdr_percentiles_match_known_distributions() {
+        let close = |got: u64, want: u64| (got as f64 - want as f64).abs() <= want as f64 * 0.001 + 1.0;
+        let uniform = progress_of(1..=100_000).stats.unwrap();
+        assert_eq!(uniform.count, 100_000);
+        for (got, want) in [(uniform.p50_us, 50_000), (uniform.p95_us, 95_000), (uniform.p99_us, 99_000), (uniform.max_us, 100_000)] {
+            assert!(close(got, want), "uniform: {got} vs {want}");
+        }
+        // Bimodal, like a cache: 90 % hits near 300 µs, 10 % misses near 20 ms.
+        let bimodal = progress_of((0..9000).map(|i| 250 + i % 100).chain((0..1000).map(|i| 20_000 + i))).stats.unwrap();
+        assert!(close(bimodal.p50_us, 305), "{bimodal:?}");
+        assert!(close(bimodal.p95_us, 20_499), "{bimodal:?}");
+        assert!(close(bimodal.p99_us, 20_899), "{bimodal:?}");
+        let report = progress_of([100, 100, 200, 5000].into_iter());
+        assert_eq!(report.distribution.iter().map(|(_, n)| n).sum::<u64>(), 4, "{:?}", report.distribution);
+    }
+}
+
 /// One request on `path`, returning its server-side time.
 async fn one(state: &AppState, path: BenchPath, query: &ArticleQuery, ttl: u64) -> Result<u64, String> {
     let answer = match path {
