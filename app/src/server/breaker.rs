@@ -1,6 +1,7 @@
 //! A circuit breaker for Redis: after a few failures in a row, cache requests stop trying Redis for a short
 //! cool-down and go straight to MySQL; then one request probes, and its success closes the circuit.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -21,6 +22,8 @@ pub enum Gate {
 
 #[derive(Default)]
 pub struct Breaker {
+    /// False while nothing has failed since the last success: then every request passes without the lock.
+    troubled: AtomicBool,
     state: Mutex<State>,
 }
 
@@ -34,6 +37,9 @@ struct State {
 
 impl Breaker {
     pub fn check(&self, now: Instant) -> Gate {
+        if !self.troubled.load(Ordering::Relaxed) {
+            return Gate::Closed;
+        }
         let mut s = self.state.lock().expect("breaker");
         match s.open_until {
             None => Gate::Closed,
@@ -48,14 +54,19 @@ impl Breaker {
     }
 
     pub fn success(&self) {
+        if !self.troubled.load(Ordering::Relaxed) {
+            return;
+        }
         let mut s = self.state.lock().expect("breaker");
         s.failures = 0;
         s.open_until = None;
         s.probing = false;
+        self.troubled.store(false, Ordering::Relaxed);
     }
 
     pub fn failure(&self, now: Instant) {
         let mut s = self.state.lock().expect("breaker");
+        self.troubled.store(true, Ordering::Relaxed);
         s.failures += 1;
         let was_open = s.open_until.is_some();
         if s.failures >= TRIP_AFTER || s.probing {

@@ -90,10 +90,19 @@ pub fn cache_key(prefix: &str, database: &str, lookup: Lookup<'_>) -> String {
     h.update(database.as_bytes());
     h.update([0]);
     lookup.hash_into(&mut h);
-    let digest = h.finalize();
-    let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    let hex = hex(&h.finalize()[..16]);
     // The digest is a hash tag, so anything keyed on it later (a fill lock) lands on the same cluster slot.
     format!("{prefix}:{SCHEMA_VERSION}:q:{{{hex}}}")
+}
+
+/// Lower-case hex of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(char::from_digit((b >> 4).into(), 16).expect("a nibble"));
+        out.push(char::from_digit((b & 15).into(), 16).expect("a nibble"));
+    }
+    out
 }
 
 /// The stored value: the row count and the expiry (Unix ms), each on its own line, then the rows' JSON. A hit
@@ -187,14 +196,14 @@ pub async fn query_cache(state: &AppState, query: Lookup<'_>, ttl_s: u64) -> Res
     }
     state.breaker.success();
     // Across instances: whoever holds the Redis lock fills; the others wait a little for its value.
-    let lock = match state.fill_lock {
-        true => match fill_lock(client, &key).await {
-            FillLock::Held(lock) => Some(lock),
+    let mut lock = None;
+    if state.fill_lock {
+        match fill_lock(client, &key).await {
+            FillLock::Held(held) => lock = Some(held),
             FillLock::Filled(rows, ttl) => return Ok(hit(state, started, rows, ttl)),
-            FillLock::GaveUp => None,
-        },
-        false => None,
-    };
+            FillLock::GaveUp => {}
+        }
+    }
     state.metrics.cache_misses.fetch_add(1, Relaxed);
     let rows = fetch_counted(state, query).await?;
     let ttl_s = jittered(ttl_s, state.ttl_jitter_pct);

@@ -37,6 +37,13 @@ pub async fn connect(c: &Resolved) -> Result<AppState, String> {
             ));
         }
         state.sql_db = Some(sql_db);
+    } else if let Some(user) = c.sql_readonly_user.as_deref() {
+        match crate::server::readonly_user::provision(&state.db, &c.database_url.value, user).await {
+            Ok(pool) => state.sql_db = Some(pool),
+            Err(e) => tracing::warn!(
+                "custom SQL runs as the main user (still read-only and checked): could not set up the SELECT-only user {user}: {e}"
+            ),
+        }
     }
     Ok(state)
 }
@@ -45,9 +52,15 @@ pub async fn serve(args: ServeArgs, resolved: Resolved) -> Result<(), String> {
     let state = connect(&resolved).await?;
     let options = leptos_options(&args)?;
 
+    use axum::serve::ListenerExt;
+    // Pages stream in several writes; without TCP_NODELAY, Nagle's algorithm and delayed ACKs hold the
+    // later ones back by about 40 ms.
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
-        .map_err(|e| format!("cannot listen on {}: {e}", args.addr))?;
+        .map_err(|e| format!("cannot listen on {}: {e}", args.addr))?
+        .tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
     tracing::info!("cachelens listening on http://{}", args.addr);
     axum::serve(listener, router(state, options))
         .with_graceful_shutdown(shutdown_signal())

@@ -16,6 +16,7 @@ pub mod generate;
 pub mod http;
 pub mod metrics;
 pub mod progress;
+pub mod readonly_user;
 pub mod respond;
 pub mod run_log;
 pub mod settings;

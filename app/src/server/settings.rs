@@ -82,6 +82,10 @@ pub struct ConnectionArgs {
     /// MySQL URL of a SELECT-only user for the custom SQL box (default: the main connection).
     #[arg(long, env = "CACHELENS_SQL_DATABASE_URL", hide_env_values = true)]
     pub sql_database_url: Option<String>,
+    /// Without --sql-database-url: create or update this SELECT-only user at start (the main user must be
+    /// allowed to create users, as RDS's master user is) and run custom SQL as it.
+    #[arg(long, env = "CACHELENS_SQL_READONLY_USER", conflicts_with = "sql_database_url")]
+    pub sql_readonly_user: Option<String>,
 }
 
 /// The prefix becomes part of a SCAN pattern, so glob characters would widen what Delete Cache removes.
@@ -160,6 +164,7 @@ pub struct Resolved {
     pub ttl_jitter: u8,
     pub fill_lock: bool,
     pub sql_database_url: Option<String>,
+    pub sql_readonly_user: Option<String>,
 }
 
 impl Resolved {
@@ -179,6 +184,7 @@ impl Resolved {
             ttl_jitter: 0,
             fill_lock: false,
             sql_database_url: None,
+            sql_readonly_user: None,
         }
     }
 
@@ -205,6 +211,9 @@ impl Resolved {
         lines.push(format!("{:<14} {}", "fill_lock", self.fill_lock));
         if let Some(url) = &self.sql_database_url {
             lines.push(format!("{:<14} {}", "sql_database_url", mask_password(url)));
+        }
+        if let Some(user) = &self.sql_readonly_user {
+            lines.push(format!("{:<14} {user}", "sql_readonly_user"));
         }
         lines.join("\n")
     }
@@ -409,6 +418,7 @@ pub async fn resolve(args: &ConnectionArgs, matches: Option<&ArgMatches>) -> Res
         ttl_jitter: args.ttl_jitter,
         fill_lock: args.fill_lock,
         sql_database_url: args.sql_database_url.clone(),
+        sql_readonly_user: args.sql_readonly_user.clone(),
     })
 }
 

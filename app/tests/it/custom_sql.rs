@@ -119,3 +119,31 @@ async fn the_select_only_user_answers_custom_sql_and_cannot_write() {
     let err = cachelens::server::http::connect(&mismatched).await.err().expect("refused");
     assert!(err.contains("point both at one database") && !err.contains("cachelens-local"), "{err}");
 }
+
+#[tokio::test]
+async fn cachelens_sets_up_its_own_select_only_user_where_the_main_user_may() {
+    // The shared database: MariaDB hands out grant options on exactly named databases, not through the
+    // `covid\_%` pattern the per-test databases match.
+    let db = database_url();
+    let settings = || {
+        let mut s = Resolved::from_urls(&db, &redis_url(), "cachelens-t-sqlreader");
+        s.sql_readonly_user = Some("cachelens_t_reader".into());
+        s
+    };
+    // Two instances derive the same password, so neither locks the other out.
+    let (a, b) = (spawn_app_with(settings()).await, spawn_app_with(settings()).await);
+    for base in [&a, &b] {
+        let (status, body) = post_sql(base, serde_json::json!({ "sql": "select current_user() as u", "cache": false })).await;
+        assert_eq!(status, 200, "{body}");
+        assert!(body["rows"][0]["u"].as_str().unwrap().starts_with("cachelens_t_reader@"), "{body}");
+    }
+
+    // A main user without the right to create users: custom SQL still answers, as that user.
+    let ro = std::env::var("READONLY_DATABASE_URL").unwrap();
+    let mut limited = Resolved::from_urls(&ro, &redis_url(), "cachelens-t-sqlreader2");
+    limited.sql_readonly_user = Some("cachelens_t_reader2".into());
+    let base = spawn_app_with(limited).await;
+    let (status, body) = post_sql(&base, serde_json::json!({ "sql": "select current_user() as u", "cache": false })).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["rows"][0]["u"].as_str().unwrap().starts_with("cachelens_ro@"), "{body}");
+}
