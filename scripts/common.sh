@@ -44,9 +44,9 @@ claim_target_dir() {
     fi
 }
 
-# cargo leptos with the arguments the chosen toolchain needs. Release bundles leave file/line locations out
-# of the browser WASM's panic messages (-Zlocation-detail=none, allowed on stable by RUSTC_BOOTSTRAP): about
-# 8 KiB of the 400 KiB front-end budget. (The Debian rustc-web fallback builds with RUSTC_BOOTSTRAP anyway.)
+# cargo leptos with the arguments the chosen toolchain needs. Release WASM leaves file/line locations out of
+# panic messages (-Zlocation-detail=none, allowed on stable by RUSTC_BOOTSTRAP, which the Debian rustc-web
+# fallback needs anyway): about 8 KiB of the 400 KiB front-end budget.
 cargo_leptos() {
     load_toolchain
     local sub=$1; shift
