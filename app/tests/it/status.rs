@@ -79,7 +79,7 @@ async fn the_server_starts_when_nothing_is_reachable() {
 #[tokio::test]
 async fn json_logs_are_one_object_per_line_and_never_hold_the_password() {
     let port = free_port();
-    let db = database_url();
+    let db = loaded_database("json_logs", 50).await;
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_cachelens"))
         .args(["serve", "--addr", &format!("127.0.0.1:{port}"), "--log-format", "json"])
         .env("DATABASE_URL", &db)
