@@ -5,12 +5,22 @@ import assert from 'node:assert/strict';
 
 export const BASE = process.env.CACHELENS_URL ?? 'http://127.0.0.1:18008';
 
-export async function launch() {
+async function launch() {
   return chromium.launch({
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
     args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
       '--disable-sync', '--no-first-run', '--disable-quic'],
   });
+}
+
+/** Runs `fn` with a fresh browser and closes the browser whatever happens. */
+export async function withBrowser(fn) {
+  const browser = await launch();
+  try {
+    return await fn(browser);
+  } finally {
+    await browser.close();
+  }
 }
 
 /** Opens `path`, waits until the WASM has hydrated the page, and records console errors. */

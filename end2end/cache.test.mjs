@@ -1,12 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, openHydrated } from './browser.mjs';
+import { openHydrated, withBrowser } from './browser.mjs';
 
 const elapsedUs = async (page) => Number(await page.getAttribute('#elapsed', 'data-us'));
 
 test('Query Cache twice after Delete Cache: a miss, then a faster hit; the TTL counts down', async () => {
-  const browser = await launch();
-  try {
+  await withBrowser(async (browser) => {
     const del = await openHydrated(browser, '/delete');
     await del.click('#delete-cache');
     await del.waitForSelector('#deleted', { timeout: 10_000 });
@@ -30,14 +29,11 @@ test('Query Cache twice after Delete Cache: a miss, then a faster hit; the TTL c
     assert.match(await page.textContent('#elapsed'), /^\d+\.\d{2} ms$/);
     await page.screenshot({ path: 'target/e2e-query-cache.png', fullPage: false });
     page.assertNoErrors();
-  } finally {
-    await browser.close();
-  }
+  });
 });
 
 test('Query MySQL shows the rows and the server time', async () => {
-  const browser = await launch();
-  try {
+  await withBrowser(async (browser) => {
     const page = await openHydrated(browser, '/mysql');
     await page.fill('input[name="limit"]', '25');
     await page.click('#run-query');
@@ -47,7 +43,5 @@ test('Query MySQL shows the rows and the server time', async () => {
     const sentences = await page.locator('table.rows tbody td:nth-child(2)').allTextContents();
     assert.ok(sentences.every((s) => s.includes('delta')), 'a row does not match the term');
     page.assertNoErrors();
-  } finally {
-    await browser.close();
-  }
+  });
 });

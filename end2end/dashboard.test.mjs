@@ -1,13 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync } from 'node:fs';
-import { launch, openHydrated } from './browser.mjs';
+import { openHydrated, withBrowser } from './browser.mjs';
 
 mkdirSync('target/screenshots', { recursive: true });
 
 test('Compare: runs appear on the chart, hovering shows a tooltip, the legend hides a path', async () => {
-  const browser = await launch();
-  try {
+  await withBrowser(async (browser) => {
     const page = await openHydrated(browser, '/compare');
     // Earlier tests may have recorded runs already: wait for this press's ten MySQL runs on top of them.
     const before = await page.locator('#timeline .series[data-series="mysql"] .point').count();
@@ -31,14 +30,11 @@ test('Compare: runs appear on the chart, hovering shows a tooltip, the legend hi
     assert.ok(await page.locator('#distribution .bar').count() > 0);
     await page.screenshot({ path: 'target/screenshots/compare.png', fullPage: true });
     page.assertNoErrors();
-  } finally {
-    await browser.close();
-  }
+  });
 });
 
 test('Benchmark: start, watch progress, get the chart and table, download the CSV', async () => {
-  const browser = await launch();
-  try {
+  await withBrowser(async (browser) => {
     const page = await openHydrated(browser, '/bench');
     await page.fill('#bench-iterations', '3000');
     await page.fill('#bench-concurrency', '2');
@@ -68,14 +64,11 @@ test('Benchmark: start, watch progress, get the chart and table, download the CS
     await page.waitForSelector('#bench-history tbody tr');
     await page.screenshot({ path: 'target/screenshots/benchmark.png', fullPage: true });
     page.assertNoErrors();
-  } finally {
-    await browser.close();
-  }
+  });
 });
 
 test('Custom SQL: a SELECT runs and is cached; a write is refused with its reason', async () => {
-  const browser = await launch();
-  try {
+  await withBrowser(async (browser) => {
     const page = await openHydrated(browser, '/sql');
     await page.fill('#sql', 'select OBJECTID, Title from articles where OBJECTID < 6 order by OBJECTID');
     await page.click('#run-sql');
@@ -89,7 +82,5 @@ test('Custom SQL: a SELECT runs and is cached; a write is refused with its reaso
     await page.click('#run-sql');
     await page.waitForSelector('#query-error', { timeout: 15_000 });
     assert.match(await page.textContent('#query-error'), /one statement/);
-  } finally {
-    await browser.close();
-  }
+  });
 });

@@ -1,10 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, openHydrated } from './browser.mjs';
+import { openHydrated, withBrowser } from './browser.mjs';
 
 test('Home hydrates and its refresh button reaches the server function', async () => {
-  const browser = await launch();
-  try {
+  await withBrowser(async (browser) => {
     const page = await openHydrated(browser, '/');
     assert.equal(await page.textContent('tr[data-service="MySQL"] .state'), 'up');
     assert.equal(await page.textContent('tr[data-service="Redis"] .state'), 'up');
@@ -16,7 +15,5 @@ test('Home hydrates and its refresh button reaches the server function', async (
       (b) => Number(document.querySelector('#check-number')?.textContent) > b, before, { timeout: 10_000 });
     assert.match(await page.textContent('tr[data-service="Redis"] .rtt'), /^\d+\.\d{2} ms$/);
     page.assertNoErrors();
-  } finally {
-    await browser.close();
-  }
+  });
 });

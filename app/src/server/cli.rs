@@ -205,11 +205,11 @@ async fn bench(args: BenchArgs, resolved: Resolved) -> Result<(), String> {
 
 /// The percentile table the page shows, as text.
 fn table(report: &crate::bench::BenchReport) -> String {
-    use crate::stats::format_us;
+    use crate::stats::{format_us, one_decimal};
     let mut out = format!(
-        "{} requests per path, concurrency {}, warm-up {}: {:?} in {:.1} s\n{:<6} {:>9} {:>7} {:>10} {:>10} {:>10} {:>10}\n",
+        "{} requests per path, concurrency {}, warm-up {}: {:?} in {} s\n{:<6} {:>9} {:>7} {:>10} {:>10} {:>10} {:>10}\n",
         report.spec.iterations, report.spec.concurrency, report.spec.warmup, report.state,
-        report.elapsed_ms as f64 / 1000.0, "path", "requests", "errors", "p50", "p95", "p99", "max"
+        one_decimal(report.elapsed_ms as f64 / 1000.0), "path", "requests", "errors", "p50", "p95", "p99", "max"
     );
     for p in &report.paths {
         let s = p.stats.unwrap_or_default();
@@ -219,7 +219,7 @@ fn table(report: &crate::bench::BenchReport) -> String {
         ));
     }
     if let Some(x) = report.speedup() {
-        out.push_str(&format!("speedup (MySQL p50 / cache p50): {x:.1}x\n"));
+        out.push_str(&format!("speedup (MySQL p50 / cache p50): {}x\n", one_decimal(x)));
     }
     out
 }

@@ -1,5 +1,6 @@
 //! Runs a custom SELECT that passed the guard: read-only, time-boxed, and turned into JSON rows generically.
 
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -22,19 +23,23 @@ const CLIENT_TIMEOUT: Duration = Duration::from_secs(8);
 /// One row as a JSON object whose keys keep the statement's column order.
 type JsonRow = IndexMap<String, Value>;
 
-/// Boxed: the future holds `&mut MySqlConnection` across awaits, which otherwise trips the compiler's
-/// Send inference in the server functions that call it.
+/// Boxed so that the server functions awaiting it stay `Send`: without the box the compiler cannot prove it
+/// for this future's borrows of the pooled connection.
 pub fn fetch<'a>(state: &'a AppState, guarded: &'a GuardedSql) -> BoxFuture<'a, Result<RowsJson, QueryFailure>> {
-    Box::pin(fetch_inner(state.sql_db.clone().unwrap_or_else(|| state.db.clone()), guarded.sql.clone()))
+    let pool = state.sql_db.clone().unwrap_or_else(|| state.db.clone());
+    Box::pin(fetch_inner(pool, &state.sql_server_is_mariadb, &guarded.sql))
 }
 
-async fn fetch_inner(pool: sqlx::MySqlPool, sql: String) -> Result<RowsJson, QueryFailure> {
+async fn fetch_inner(pool: sqlx::MySqlPool, is_mariadb: &OnceLock<bool>, sql: &str) -> Result<RowsJson, QueryFailure> {
     let mut conn = pool.acquire().await.map_err(classify)?;
-    let mariadb = sqlx::query_scalar::<_, String>("SELECT VERSION()")
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(classify)?
-        .contains("MariaDB");
+    // The time-limit variable differs between MariaDB and MySQL; the server is asked once per process.
+    let mariadb = match is_mariadb.get() {
+        Some(&known) => known,
+        None => {
+            let version = sqlx::query_scalar::<_, String>("SELECT VERSION()").fetch_one(&mut *conn).await.map_err(classify)?;
+            *is_mariadb.get_or_init(|| version.contains("MariaDB"))
+        }
+    };
     let limit_var = if mariadb { "max_statement_time" } else { "max_execution_time" };
     let limit_value = if mariadb { STATEMENT_TIME_LIMIT.as_secs() as u128 } else { STATEMENT_TIME_LIMIT.as_millis() };
     let steps = async {
@@ -42,7 +47,7 @@ async fn fetch_inner(pool: sqlx::MySqlPool, sql: String) -> Result<RowsJson, Que
         // afterwards so the pooled connection goes back as it came.
         sqlx::query(&format!("SET SESSION {limit_var} = {limit_value}")).execute(&mut *conn).await.map_err(classify)?;
         sqlx::query("START TRANSACTION READ ONLY").execute(&mut *conn).await.map_err(classify)?;
-        let rows = sqlx::query(&sql).persistent(false).fetch_all(&mut *conn).await;
+        let rows = sqlx::query(sql).persistent(false).fetch_all(&mut *conn).await;
         sqlx::query("ROLLBACK").execute(&mut *conn).await.map_err(classify)?;
         sqlx::query(&format!("SET SESSION {limit_var} = DEFAULT")).execute(&mut *conn).await.map_err(classify)?;
         rows.map_err(refused_by_server)

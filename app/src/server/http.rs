@@ -141,9 +141,9 @@ async fn count_responses(State(state): State<AppState>, request: Request, next: 
 
 /// Ready when MySQL answers: without Redis cachelens still serves, without MySQL it cannot.
 async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<serde_json::Value>) {
-    let status = state.status().await;
-    let code = if status.mysql.up { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    (code, Json(serde_json::json!({ "ready": status.mysql.up, "mysql": status.mysql, "redis": status.redis })))
+    let (mysql, redis) = state.probe().await;
+    let code = if mysql.up { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (code, Json(serde_json::json!({ "ready": mysql.up, "mysql": mysql, "redis": redis })))
 }
 
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
@@ -154,8 +154,8 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
 /// Liveness plus what each backing service says; 200 whenever the process can answer, because a dead Redis
 /// or MySQL is something the app degrades around, not a reason to restart it.
 async fn healthz(State(state): State<AppState>) -> Json<serde_json::Value> {
-    let status = state.status().await;
-    Json(serde_json::json!({ "status": "ok", "mysql": status.mysql, "redis": status.redis }))
+    let s = state.status().await; let (mysql, redis) = (s.mysql, s.redis);
+    Json(serde_json::json!({ "status": "ok", "mysql": mysql, "redis": redis }))
 }
 
 /// Under `cargo leptos watch` the LEPTOS_* variables describe the build; run alone, the binary uses its flags.

@@ -2,11 +2,11 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use sqlx::mysql::MySqlPool;
 
-use crate::pages::home::ServiceStatus;
+use crate::pages::home::{Probe, ServiceStatus};
 use crate::server::connections::{probe_mysql, probe_redis};
 use crate::server::bench_runner::BenchRegistry;
 use crate::server::breaker::Breaker;
@@ -31,6 +31,8 @@ pub struct AppState {
     pub fill_lock: bool,
     /// Connection of the SELECT-only user for custom SQL, when one is configured.
     pub sql_db: Option<MySqlPool>,
+    /// Whether the custom SQL server is MariaDB, learned on its first query.
+    pub sql_server_is_mariadb: Arc<OnceLock<bool>>,
     pub metrics: Arc<Metrics>,
     /// Every query the pages and the API answer, for the comparison page; `None` for benchmark traffic.
     pub runs: Option<Arc<RunLog>>,
@@ -74,6 +76,7 @@ impl AppState {
             ttl_jitter_pct: settings.ttl_jitter,
             fill_lock: settings.fill_lock,
             sql_db: None,
+            sql_server_is_mariadb: Arc::default(),
             metrics: Arc::default(),
             runs: Some(Arc::default()),
             benches: Arc::default(),
@@ -106,8 +109,15 @@ impl AppState {
         self.db.connect_options().get_database().unwrap_or_default().to_string()
     }
 
+    /// MySQL's and Redis's probes. Health checks use this directly so that they do not advance the Home
+    /// page's check counter.
+    pub async fn probe(&self) -> (Probe, Probe) {
+        tokio::join!(probe_mysql(&self.db), probe_redis(&self.redis))
+    }
+
+    /// The probes as the Home page shows them, numbered.
     pub async fn status(&self) -> ServiceStatus {
-        let (mysql, redis) = tokio::join!(probe_mysql(&self.db), probe_redis(&self.redis));
+        let (mysql, redis) = self.probe().await;
         let check = self.status_checks.fetch_add(1, Ordering::Relaxed) + 1;
         ServiceStatus { mysql, redis, check }
     }

@@ -28,6 +28,23 @@ async fn home_page_is_server_rendered_with_the_hydration_script_and_live_status(
     assert!(!html.contains(r#"class="state down""#), "{html}");
 }
 
+/// Load balancers call the health endpoints every few seconds; the Home page's "Status check #N" counts only
+/// the checks people asked for.
+#[tokio::test]
+async fn health_checks_do_not_advance_the_home_check_counter() {
+    let base = spawn_app(&database_url(), &redis_url(), "cachelens-t-checks").await;
+    let check_number = |html: String| -> u64 {
+        let start = html.find(r#"id="check-number">"#).expect("a check number") + r#"id="check-number">"#.len();
+        html[start..].split('<').next().unwrap().parse().expect("a number")
+    };
+    let first = check_number(http().get(format!("{base}/")).send().await.unwrap().text().await.unwrap());
+    for path in ["/healthz", "/readyz", "/healthz"] {
+        assert_eq!(get_json(&format!("{base}{path}")).await.0, 200, "{path}");
+    }
+    let second = check_number(http().get(format!("{base}/")).send().await.unwrap().text().await.unwrap());
+    assert_eq!(second, first + 1, "only the two page loads count");
+}
+
 #[tokio::test]
 async fn home_shows_the_loaded_dataset() {
     let db = loaded_database("homedataset", 120).await;
