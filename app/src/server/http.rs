@@ -36,10 +36,10 @@ pub async fn connect(c: &Resolved) -> Result<AppState, String> {
                 "the custom SQL connection reads database `{custom}` but the main one is `{main}`: point both at one database"
             ));
         }
-        state.sql_db = Some(sql_db);
+        state.set_sql_db(sql_db);
     } else if let Some(user) = c.sql_readonly_user.as_deref() {
         match crate::server::readonly_user::provision(&state.db, &c.database_url.value, user).await {
-            Ok(pool) => state.sql_db = Some(pool),
+            Ok(pool) => state.set_sql_db(pool),
             Err(e) => tracing::warn!(
                 "custom SQL runs as the main user (still read-only and checked): could not set up the SELECT-only user {user}: {e}"
             ),

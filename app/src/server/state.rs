@@ -15,8 +15,19 @@ use crate::server::run_log::RunLog;
 use crate::stats::RunPath;
 use crate::server::settings::Resolved;
 
+/// Cloned for every request (axum's `State`), so it is one reference count: the fields live in [`Shared`].
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+#[derive(Clone)]
+pub struct Shared {
     pub db: MySqlPool,
     pub redis: fred::clients::Pool,
     /// Every key cachelens writes starts with `<prefix>:`; Delete Cache removes those and nothing else.
@@ -67,7 +78,7 @@ impl AppState {
     pub fn new(db: MySqlPool, redis: fred::clients::Pool, settings: &Resolved) -> Self {
         let o = db.connect_options();
         let database_identity = format!("{}:{}/{}", o.get_host(), o.get_port(), o.get_database().unwrap_or_default());
-        Self {
+        Self(Arc::new(Shared {
             db,
             redis,
             cache_prefix: settings.cache_prefix.as_str().into(),
@@ -83,7 +94,12 @@ impl AppState {
             breaker: Arc::default(),
             fills: Arc::default(),
             status_checks: Arc::default(),
-        }
+        }))
+    }
+
+    /// Custom SQL runs over `pool` (a SELECT-only user) instead of the main pool.
+    pub fn set_sql_db(&mut self, pool: MySqlPool) {
+        Arc::make_mut(&mut self.0).sql_db = Some(pool);
     }
 
     /// Waits until no other request of this process is filling `key`, then holds it.
@@ -95,7 +111,7 @@ impl AppState {
 
     /// The same state, recording nothing into the comparison log.
     pub fn without_run_log(&self) -> Self {
-        Self { runs: None, ..self.clone() }
+        Self(Arc::new(Shared { runs: None, ..Shared::clone(self) }))
     }
 
     pub fn record_run(&self, path: RunPath, elapsed_us: u64) {
