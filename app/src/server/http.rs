@@ -154,7 +154,7 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
 /// Liveness plus what each backing service says; 200 whenever the process can answer, because a dead Redis
 /// or MySQL is something the app degrades around, not a reason to restart it.
 async fn healthz(State(state): State<AppState>) -> Json<serde_json::Value> {
-    let s = state.status().await; let (mysql, redis) = (s.mysql, s.redis);
+    let (mysql, redis) = state.probe().await;
     Json(serde_json::json!({ "status": "ok", "mysql": mysql, "redis": redis }))
 }
 
