@@ -71,6 +71,14 @@ class UserDataSandboxTest(unittest.TestCase):
                 except ProcessLookupError:
                     pass
         shutil.rmtree(self.sandbox, ignore_errors=True)
+        # The pid file must name the server itself, or the server outlives the test and keeps its port.
+        if hasattr(self, "port"):
+            for _ in range(50):
+                with socket.socket() as s:
+                    if s.connect_ex(("127.0.0.1", self.port)) != 0:
+                        return
+                time.sleep(0.1)
+            self.fail(f"the sandbox's cachelens still listens on port {self.port} after SIGTERM to its pid file's process")
 
     def aws(self, service):
         return boto3.client(service, region_name=REGION, endpoint_url=self.moto,
@@ -97,7 +105,7 @@ class UserDataSandboxTest(unittest.TestCase):
             Name=f"rds!db-{uuid.uuid4().hex[:8]}",
             SecretString=json.dumps({"username": self.db.username, "password": self.db.password}))
 
-        port = free_port()
+        port = self.port = free_port()
         env = {
             "PATH": os.path.dirname(shutil.which("aws") or "/usr/bin") + ":" + os.environ["PATH"],
             "HOME": os.environ.get("HOME", "/tmp"),

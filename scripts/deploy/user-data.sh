@@ -68,7 +68,8 @@ done
 
 # 4. The service.
 if [ -n "$SANDBOX" ]; then
-    run_app serve >"$SANDBOX/var/log/cachelens.log" 2>&1 &
+    # Not through run_app: a backgrounded function is a shell of its own, and its pid would not be the server's.
+    (set -a; . "$ENV_FILE"; set +a; exec "$PREFIX/current/cachelens" serve) >"$SANDBOX/var/log/cachelens.log" 2>&1 &
     echo $! > "$SANDBOX/cachelens.pid"
     echo "cachelens started in the sandbox (pid $(cat "$SANDBOX/cachelens.pid"))"
     exit 0
