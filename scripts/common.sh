@@ -55,5 +55,17 @@ cargo_leptos() {
         export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="${CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS:+$CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS }-Zlocation-detail=none"
     fi
     # shellcheck disable=SC2086
-    cargo leptos "$sub" ${LEPTOS_LIB_CARGO_ARGS:+--lib-cargo-args="$LEPTOS_LIB_CARGO_ARGS"} "$@"
+    cargo leptos "$sub" ${LEPTOS_LIB_CARGO_ARGS:+--lib-cargo-args="$LEPTOS_LIB_CARGO_ARGS"} "$@" || return
+    [ "$sub" = build ] && gzip_front_end
+    return 0
+}
+
+# The server sends these copies to browsers that accept gzip (app/src/server/assets.rs). -k keeps the file,
+# -n leaves the name and time out of the copy; gzip gives the copy its file's modification time.
+gzip_front_end() {
+    local f
+    for f in "$ROOT"/target/site/pkg/*.wasm "$ROOT"/target/site/pkg/*.js "$ROOT"/target/site/pkg/*.css; do
+        [ -f "$f" ] && gzip -9 -k -f -n "$f"
+    done
+    return 0
 }

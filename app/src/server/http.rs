@@ -77,7 +77,9 @@ pub fn router(state: AppState, options: LeptosOptions) -> Router {
         .with_state(state.clone())
         .merge(crate::server::api::routes(state.clone()))
         .merge(crate::server::bench_api::routes(state.clone()));
+    let pkg_dir = std::path::Path::new(&*options.site_root).join(&*options.site_pkg_dir);
     let pages = Router::new()
+        .nest_service(&format!("/{}", options.site_pkg_dir), crate::server::assets::pkg_routes(pkg_dir))
         .leptos_routes_with_context(
             &options,
             routes,

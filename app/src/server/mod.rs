@@ -1,6 +1,7 @@
 //! Server-only code: the CLI, connections to MySQL and Redis, the cache, the data loader and the HTTP router.
 
 pub mod api;
+pub mod assets;
 pub mod articles;
 pub mod aws;
 pub mod bench_api;

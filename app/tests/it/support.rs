@@ -213,8 +213,13 @@ pub async fn spawn_app(database_url: &str, redis_url: &str, prefix: &str) -> Str
 }
 
 pub async fn spawn_app_with(settings: Resolved) -> String {
+    spawn_app_serving(settings, "target/site").await
+}
+
+/// Like [`spawn_app_with`], serving static files from `site_root`.
+pub async fn spawn_app_serving(settings: Resolved, site_root: &str) -> String {
     let state = cachelens::server::http::connect(&settings).await.expect("valid connection settings");
-    let options = LeptosOptions::builder().output_name("cachelens").site_root("target/site").build();
+    let options = LeptosOptions::builder().output_name("cachelens").site_root(site_root).build();
     let app = cachelens::server::http::router(state, options);
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
