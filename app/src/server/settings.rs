@@ -115,6 +115,14 @@ struct FileSettings {
     redis_auth_secret: Option<String>,
     redis_ca_file: Option<PathBuf>,
     region: Option<String>,
+    db_pool: Option<u32>,
+    redis_pool: Option<usize>,
+    cache_prefix: Option<String>,
+    cache_ttl: Option<u64>,
+    ttl_jitter: Option<u8>,
+    fill_lock: Option<bool>,
+    sql_database_url: Option<String>,
+    sql_readonly_user: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -405,21 +413,58 @@ pub async fn resolve(args: &ConnectionArgs, matches: Option<&ArgMatches>) -> Res
     };
 
     let redis_ca_file = args.redis_ca_file.clone().or(file.redis_ca_file);
+    let in_file = |name: &str, problem: String| format!("config file {}: {name}: {problem}", p.clone().unwrap_or_default().display());
+    let db_pool = tuned("db_pool", args.db_pool, matches, file.db_pool);
+    let redis_pool = tuned("redis_pool", args.redis_pool, matches, file.redis_pool);
+    if db_pool == 0 || redis_pool == 0 {
+        return Err("db_pool and redis_pool must be at least 1".into());
+    }
+    let cache_prefix = match file.cache_prefix {
+        Some(prefix) if !given("cache_prefix", matches) => parse_prefix(&prefix).map_err(|e| in_file("cache_prefix", e))?,
+        _ => args.cache_prefix.clone(),
+    };
+    let cache_ttl = tuned("cache_ttl", args.cache_ttl, matches, file.cache_ttl);
+    if !(1..=86_400).contains(&cache_ttl) {
+        return Err(in_file("cache_ttl", format!("must be 1 to 86400 seconds, not {cache_ttl}")));
+    }
+    let ttl_jitter = tuned("ttl_jitter", args.ttl_jitter, matches, file.ttl_jitter);
+    if ttl_jitter > 50 {
+        return Err(in_file("ttl_jitter", format!("must be 0 to 50 %, not {ttl_jitter}")));
+    }
+    let sql_database_url = args.sql_database_url.clone().or(file.sql_database_url);
+    let sql_readonly_user = args.sql_readonly_user.clone().or(file.sql_readonly_user);
+    if sql_database_url.is_some() && sql_readonly_user.is_some() {
+        return Err("give sql_database_url or sql_readonly_user, not both".into());
+    }
     Ok(Resolved {
         database_url,
         redis_url,
         redis_ca_file,
         region,
         stack_name,
-        db_pool: args.db_pool,
-        redis_pool: args.redis_pool,
-        cache_prefix: args.cache_prefix.clone(),
-        cache_ttl: args.cache_ttl,
-        ttl_jitter: args.ttl_jitter,
-        fill_lock: args.fill_lock,
-        sql_database_url: args.sql_database_url.clone(),
-        sql_readonly_user: args.sql_readonly_user.clone(),
+        db_pool,
+        redis_pool,
+        cache_prefix,
+        cache_ttl,
+        ttl_jitter,
+        fill_lock: tuned("fill_lock", args.fill_lock, matches, file.fill_lock),
+        sql_database_url,
+        sql_readonly_user,
     })
+}
+
+/// Whether the flag or its environment variable was given, rather than left at its default. Without the
+/// matches (cachelens called as a library) nothing counts as given, so the file decides.
+fn given(name: &str, matches: Option<&ArgMatches>) -> bool {
+    matches.and_then(|m| m.value_source(name)).is_some_and(|source| source != ValueSource::DefaultValue)
+}
+
+/// A setting with a default: the flag or variable when given, else the file, else the default.
+fn tuned<T>(name: &str, from_args: T, matches: Option<&ArgMatches>, file: Option<T>) -> T {
+    match file {
+        Some(value) if !given(name, matches) => value,
+        _ => from_args,
+    }
 }
 
 #[cfg(test)]
@@ -450,6 +495,8 @@ mod tests {
             redis_url: Some("redis://flag:2".into()),
             cache_prefix: "cachelens".into(),
             cache_ttl: 60,
+            db_pool: 16,
+            redis_pool: 4,
             ..Default::default()
         };
         let r = resolve(&args, None).await.unwrap();
@@ -461,5 +508,34 @@ mod tests {
         std::fs::write(&file, "databse_url = \"mysql://x:hunter2@h/d\"\n").unwrap();
         let err = resolve(&args, None).await.unwrap_err();
         assert!(err.contains("unknown field") && !err.contains("hunter2"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn tuning_comes_from_the_file_unless_a_flag_or_variable_is_given() {
+        use clap::{Command, FromArgMatches};
+        let dir = std::env::temp_dir().join(format!("cachelens-tuning-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("c.toml");
+        let urls = "database_url = \"mysql://u:pw@db/covid\"\nredis_url = \"redis://cache:6379\"\n";
+        std::fs::write(&file, format!("{urls}db_pool = 3\ncache_ttl = 120\nttl_jitter = 10\nfill_lock = true\ncache_prefix = \"team-a\"\n"))
+            .unwrap();
+        let parse = |extra: &[&str]| {
+            let argv = [&["cachelens", "--config", file.to_str().unwrap()], extra].concat();
+            let matches = ConnectionArgs::augment_args(Command::new("cachelens")).try_get_matches_from(argv).unwrap();
+            (ConnectionArgs::from_arg_matches(&matches).unwrap(), matches)
+        };
+
+        let (args, matches) = parse(&["--cache-ttl", "30"]);
+        let r = resolve(&args, Some(&matches)).await.unwrap();
+        assert_eq!((r.db_pool, r.redis_pool, r.cache_ttl, r.ttl_jitter, r.fill_lock), (3, 4, 30, 10, true));
+        assert_eq!(r.cache_prefix, "team-a");
+
+        for (line, named) in [("cache_prefix = \"a*\"", "cache_prefix"), ("cache_ttl = 0", "cache_ttl"), ("ttl_jitter = 60", "ttl_jitter")] {
+            std::fs::write(&file, format!("{urls}{line}\n")).unwrap();
+            let (args, matches) = parse(&[]);
+            let err = resolve(&args, Some(&matches)).await.unwrap_err();
+            assert!(err.contains(named) && err.contains("c.toml"), "{line}: {err}");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
