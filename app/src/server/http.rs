@@ -8,6 +8,7 @@ use axum::{
     routing::get,
     Json, Router,
 };
+use tower_http::compression::{CompressionLayer, CompressionLevel};
 use tower_http::set_header::SetResponseHeaderLayer;
 use fred::interfaces::ClientLike;
 use leptos::prelude::*;
@@ -96,6 +97,10 @@ pub fn router(state: AppState, options: LeptosOptions) -> Router {
         .with_state(options);
     api.merge(pages)
         .layer(axum::middleware::from_fn_with_state(state, count_responses))
+        // Pages and JSON for clients that ask: the 500-row page and answer shrink about fivefold, at the fastest
+        // level because a hit's whole budget is a fraction of a millisecond. Server-sent events stay as they are
+        // (the default predicate), and /pkg files already carry their encoding.
+        .layer(CompressionLayer::new().quality(CompressionLevel::Fastest))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(64 * 1024))
         .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
         .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
