@@ -108,7 +108,7 @@ pub struct ServeArgs {
 }
 
 pub async fn main() -> ExitCode {
-    let matches = Cli::command().get_matches();
+    let matches = Cli::command().get_matches_from(arguments(std::env::args_os().collect()));
     let cli = match Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,
         Err(e) => e.exit(),
@@ -137,6 +137,15 @@ pub async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `cargo leptos watch` starts the binary with no arguments at all; under it (LEPTOS_* variables set) that
+/// means `serve`. Run by hand with no arguments, cachelens prints its help as before.
+fn arguments(mut args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    if args.len() == 1 && std::env::var_os("LEPTOS_OUTPUT_NAME").is_some() {
+        args.push("serve".into());
+    }
+    args
 }
 
 async fn load_data(args: LoadDataArgs, resolved: Resolved) -> Result<(), String> {

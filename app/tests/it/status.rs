@@ -118,3 +118,28 @@ async fn json_logs_are_one_object_per_line_and_never_hold_the_password() {
     assert!(lines.iter().any(|l| l["message"] == "request" && l["path"] == "/api/query/mysql" && l["status"] == 200), "{logs}");
     assert!(lines.iter().any(|l| l["level"] == "WARN" && l["message"].as_str().unwrap_or("").contains("Redis")), "{logs}");
 }
+
+/// `cargo leptos watch` runs the binary with no arguments: under it that serves, by hand it prints the help.
+#[tokio::test]
+async fn no_arguments_serve_under_cargo_leptos_and_print_help_otherwise() {
+    let port = free_port();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_cachelens"))
+        .env("LEPTOS_OUTPUT_NAME", "cachelens")
+        .env("CACHELENS_ADDR", format!("127.0.0.1:{port}"))
+        .env("DATABASE_URL", database_url())
+        .env("REDIS_URL", redis_url())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let served = eventually(Duration::from_secs(20), || async { http().get(format!("{base}/healthz")).send().await.is_ok() }).await;
+    let exited = child.try_wait().unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(served, "nothing listened on {base} (exit status: {exited:?})");
+
+    let by_hand = std::process::Command::new(env!("CARGO_BIN_EXE_cachelens")).env_remove("LEPTOS_OUTPUT_NAME").output().unwrap();
+    assert!(!by_hand.status.success());
+    assert!(String::from_utf8_lossy(&by_hand.stderr).contains("Usage: cachelens"), "{by_hand:?}");
+}
