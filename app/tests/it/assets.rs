@@ -2,7 +2,6 @@
 //! the file), pages and JSON on the fly for clients that ask, server-sent events never.
 
 use std::io::Write;
-use std::path::Path;
 use std::process::{Command, Stdio};
 
 use cachelens::server::settings::Resolved;
@@ -55,7 +54,7 @@ async fn pkg_files_are_served_from_their_gzip_copy_and_stale_copies_are_dropped(
     let (encoding, _, _, body) = fetch(&base, "/pkg/cachelens.js", true).await;
     assert_eq!(encoding, None, "a copy older than its file is never served");
     assert_eq!(body, b"export const fresh = true;\n");
-    assert!(!Path::new(&pkg.join("cachelens.js.gz")).exists(), "the stale copy is removed");
+    assert!(!pkg.join("cachelens.js.gz").exists(), "the stale copy is removed");
 
     // A rebuild under the running server (cargo leptos watch) leaves the copy behind the file.
     let rebuilt: Vec<u8> = wasm.iter().rev().copied().collect();
