@@ -1,5 +1,6 @@
 # Shared by the scripts in this folder: sourced, never run. Paths, messages and the build toolchain.
-set -euo pipefail
+# A script gets strict mode; an interactive shell that sources this (to call build_site, say) keeps its own.
+[[ $- == *i* ]] || set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # Services' data, logs and sockets: git-ignored, inside the clone so two clones never share state.
@@ -12,7 +13,8 @@ MOTO_VERSION=5.2.5
 AWSCLI_VERSION=1.46.3
 
 say() { printf '\033[1;34m==>\033[0m %s\n' "$*" >&2; }
-die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+# In an interactive shell a failure returns instead of closing the shell.
+die() { printf 'error: %s\n' "$*" >&2; [[ $- == *i* ]] && return 1; exit 1; }
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
@@ -21,8 +23,11 @@ wasm_bindgen_version() {
     awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' "$ROOT/Cargo.lock"
 }
 
-# setup writes toolchain.env: either nothing special (rustup has the wasm32 target) or Debian's rustc-web
-# with std built from source. Every build sources it so the server and the WASM use one toolchain.
+# The Rust the project pins (rust-toolchain.toml).
+pinned_rust() { awk -F'"' '/^channel *=/ { print $2; exit }' "$ROOT/rust-toolchain.toml"; }
+
+# setup writes toolchain.env: either rustup's pinned toolchain (nothing special) or Debian's rustc-web with std
+# built from source. Every build sources it so the server and the WASM use one toolchain.
 load_toolchain() {
     [ -f "$TOOLCHAIN_ENV" ] || die "run scripts/setup first (no $TOOLCHAIN_ENV)"
     # shellcheck disable=SC1090
@@ -31,29 +36,83 @@ load_toolchain() {
     claim_target_dir
 }
 
-# The target dir is shared by every checkout on this machine, and so are the final artifacts in it (the
-# server binary, cachelens.wasm). Cargo relinks only when this checkout's sources changed, so after another
-# checkout built, this one would run the other's binary and WASM (whose server-function URLs differ):
-# touching the crate roots makes cargo relink this checkout's.
+# The target dir is shared by every checkout on this machine, and so are the artifacts whose names carry no
+# hash (the server binary, cachelens.wasm): after another checkout built, cargo would call this checkout's
+# crate fresh and leave the other's binary and WASM in place (their server-function URLs differ). Dropping the
+# crate's own fingerprints makes cargo rebuild just this crate, reusing every dependency.
 claim_target_dir() {
     local marker="$CARGO_TARGET_DIR/.cachelens-checkout"
     mkdir -p "$CARGO_TARGET_DIR"
     if [ "$(cat "$marker" 2>/dev/null)" != "$ROOT" ]; then
-        touch "$ROOT/app/src/lib.rs" "$ROOT/app/src/main.rs"
+        find "$CARGO_TARGET_DIR" -maxdepth 5 -path '*/.fingerprint/cachelens-*' -prune -exec rm -rf {} + 2>/dev/null || true
         echo "$ROOT" > "$marker"
     fi
 }
 
-# cargo leptos with the arguments the chosen toolchain needs. Release WASM leaves file/line locations out of
-# panic messages (-Zlocation-detail=none, allowed on stable by RUSTC_BOOTSTRAP, which the Debian rustc-web
-# fallback needs anyway): about 8 KiB of the 400 KiB front-end budget.
+# What release builds of the WASM add on either path: no file/line locations in panic messages
+# (-Zlocation-detail=none, allowed on stable by RUSTC_BOOTSTRAP, which the Debian rustc-web fallback needs
+# anyway), about 8 KiB of the 400 KiB front-end budget.
+release_wasm_flags() {
+    export RUSTC_BOOTSTRAP=1
+    case " ${CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS:-} " in
+        *" -Zlocation-detail=none "*) ;;
+        *) export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="${CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS:+$CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS }-Zlocation-detail=none" ;;
+    esac
+}
+
+# The server binary and target/site, as `cargo leptos build` makes them, without cargo-leptos (scripts/site.py).
+#   build_site [--release] [--front-only] [--tools-pid PID]
+# With --tools-pid, the cargo builds run while that process (start_tool_install) installs wasm-bindgen, and
+# packaging waits for it. --front-only leaves the server to the caller (scripts/test: cargo test builds it).
+build_site() {
+    local args=() tools=""
+    while [ $# -gt 0 ]; do
+        case "$1" in
+            --tools-pid) tools=$2; shift 2 ;;
+            *) args+=("$1"); shift ;;
+        esac
+    done
+    site_compile "${args[@]}" || return
+    [ -z "$tools" ] || wait_tools "$tools" || return
+    site_package "${args[@]}"
+}
+
+site_compile() {
+    load_toolchain
+    [[ " $* " == *" --release "* ]] && release_wasm_flags
+    python3 "$ROOT/scripts/site.py" compile "$@"
+}
+
+site_package() {
+    load_toolchain
+    python3 "$ROOT/scripts/site.py" package "$@" && gzip_front_end
+}
+
+# Starts `scripts/setup --cargo-tools` in the background, its pid in TOOLS_PID, for wait_tools.
+start_tool_install() {
+    mkdir -p "$STATE_DIR"
+    "$ROOT/scripts/setup" --cargo-tools "$@" >"$STATE_DIR/setup-tools.log" 2>&1 &
+    TOOLS_PID=$!
+}
+
+wait_tools() {
+    wait "$1" && return 0
+    cat "$STATE_DIR/setup-tools.log" >&2 2>/dev/null || true
+    die "installing the build tools failed (log above: $STATE_DIR/setup-tools.log)"
+}
+
+# The environment of the server build, for `cargo test` to share its dependencies and binary.
+export_server_build_env() {
+    local exports
+    exports=$(python3 "$ROOT/scripts/site.py" env "$@") || return
+    eval "$exports"
+}
+
+# cargo leptos itself (development, and the parity test), with the arguments the chosen toolchain needs.
 cargo_leptos() {
     load_toolchain
     local sub=$1; shift
-    if [[ " $* " == *" --release "* ]]; then
-        export RUSTC_BOOTSTRAP=1
-        export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="${CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS:+$CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS }-Zlocation-detail=none"
-    fi
+    [[ " $* " == *" --release "* ]] && release_wasm_flags
     # shellcheck disable=SC2086
     cargo leptos "$sub" ${LEPTOS_LIB_CARGO_ARGS:+--lib-cargo-args="$LEPTOS_LIB_CARGO_ARGS"} "$@" || return
     [ "$sub" = build ] && gzip_front_end
@@ -68,4 +127,22 @@ gzip_front_end() {
         [ -f "$f" ] && gzip -9 -k -f -n "$f"
     done
     return 0
+}
+
+# The SELECT-only URL custom SQL uses on database $1 (or on the URL's own database without $1): the one given
+# in CACHELENS_SQL_DATABASE_URL, else scripts/services's READONLY_DATABASE_URL. Empty, with a note, when neither
+# is known (external services): custom SQL then runs as the main user, still guarded and read-only.
+sql_url_for() {
+    local base="${CACHELENS_SQL_DATABASE_URL:-${READONLY_DATABASE_URL:-}}"
+    if [ -z "$base" ]; then
+        say "note: no read-only database user known (set CACHELENS_SQL_DATABASE_URL): custom SQL runs as the main user"
+        return 0
+    fi
+    if [ -n "${1:-}" ]; then echo "${base%/*}/$1"; else echo "$base"; fi
+}
+
+# Runs "$@" with CACHELENS_SQL_DATABASE_URL set to $1, or unset when $1 is empty.
+with_sql_url() {
+    local url=$1; shift
+    if [ -n "$url" ]; then CACHELENS_SQL_DATABASE_URL="$url" "$@"; else env -u CACHELENS_SQL_DATABASE_URL "$@"; fi
 }

@@ -1,0 +1,203 @@
+#!/usr/bin/env python3
+"""Builds the site exactly as `cargo leptos build` does, without cargo-leptos.
+
+    scripts/site.py build [--release]     compile, then package: the server binary and target/site
+    scripts/site.py compile [--release] [--front-only]
+                                          the cargo builds only (server, WASM, the stylesheet tool)
+    scripts/site.py package [--release]   wasm-bindgen, wasm-opt, the stylesheet and the assets into the site
+    scripts/site.py env [--release]       the server build's environment, as `export` lines
+
+Why: cargo-leptos takes 20 minutes to install from source on two cores, and the README's two commands need
+only what it runs: cargo for the server and the WASM, wasm-bindgen, wasm-opt, Lightning CSS and a copy of
+public/. This script runs those same steps with the same arguments and environment, read from the
+`[[workspace.metadata.leptos]]` table, so `cargo leptos watch` (development) and this build agree on every
+file; scripts/test_site.py compares the two byte for byte wherever cargo-leptos is installed.
+
+The server and the WASM build run at once (cargo-leptos also does; they use separate target dirs), and the
+stylesheet tool with them. `compile` needs no wasm-bindgen, so scripts/run installs it meanwhile.
+"""
+import argparse
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+WASM = "wasm32-unknown-unknown"
+
+
+def metadata():
+    with open(ROOT / "Cargo.toml", "rb") as f:
+        (leptos,) = tomllib.load(f)["workspace"]["metadata"]["leptos"]
+    return leptos
+
+
+def target_dir():
+    return Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
+
+
+def profile_args(profile):
+    """cargo's flag for a cargo-leptos profile name: debug (none), release, or a named profile."""
+    return {"debug": [], "release": ["--release"]}.get(profile, [f"--profile={profile}"])
+
+
+def profile_dir(profile):
+    return {"dev": "debug", "test": "debug", "bench": "release"}.get(profile, profile)
+
+
+def leptos_env(meta, release):
+    """The LEPTOS_* variables cargo-leptos gives both builds (its Project::to_envs)."""
+    return {
+        "LEPTOS_OUTPUT_NAME": meta["output-name"],
+        "LEPTOS_SITE_ROOT": meta.get("site-root", "target/site"),
+        "LEPTOS_SITE_PKG_DIR": meta.get("site-pkg-dir", "pkg"),
+        "LEPTOS_SITE_ADDR": meta.get("site-addr", "127.0.0.1:3000"),
+        "LEPTOS_RELOAD_PORT": str(meta.get("reload-port", 3001)),
+        "LEPTOS_LIB_DIR": "app",
+        "LEPTOS_BIN_DIR": "app",
+        "LEPTOS_JS_MINIFY": str(release and meta.get("js-minify", True)).lower(),
+        "LEPTOS_HASH_FILES": str(meta.get("hash-files", False)).lower(),
+    }
+
+
+def rustflags(meta, release, triple):
+    """cargo-leptos sets RUSTFLAGS to the configured flags for the target plus its own cfg."""
+    extra = []
+    if meta.get("always-erase-components") or (not release and not meta.get("disable-erase-components")):
+        extra = ["--cfg", "erase_components"]
+    base = os.environ.get("RUSTFLAGS") or os.environ.get(
+        "CARGO_TARGET_" + triple.upper().replace("-", "_") + "_RUSTFLAGS", "")
+    return " ".join(base.split() + extra)
+
+
+def host_triple():
+    out = subprocess.run(["rustc", "-vV"], capture_output=True, text=True, check=True).stdout
+    return next(line.split()[1] for line in out.splitlines() if line.startswith("host:"))
+
+
+def server_env(meta, release):
+    env = leptos_env(meta, release)
+    flags = rustflags(meta, release, host_triple())
+    if flags:
+        env["RUSTFLAGS"] = flags
+    return env
+
+
+def features(meta, side):
+    args = [] if meta.get(f"{side}-default-features", True) else ["--no-default-features"]
+    if meta.get(f"{side}-features"):
+        args.append("--features=" + ",".join(meta[f"{side}-features"]))
+    return args
+
+
+def spawn(name, args, env):
+    print(f"site: {name}: {' '.join(args)}", file=sys.stderr, flush=True)
+    return name, subprocess.Popen(args, cwd=ROOT, env={**os.environ, **env})
+
+
+def wait_all(procs):
+    failed = [name for name, p in procs if p.wait() != 0]
+    if failed:
+        sys.exit(f"site: the {' and '.join(failed)} build failed")
+
+
+def profiles(meta, release):
+    if release:
+        return meta.get("bin-profile-release", "release"), meta.get("lib-profile-release", "release")
+    return meta.get("bin-profile-dev", "debug"), meta.get("lib-profile-dev", "debug")
+
+
+def compile_all(release, front_only):
+    meta = metadata()
+    target = target_dir()
+    bin_profile, lib_profile = profiles(meta, release)
+    front_target = target / "front"
+    lib_env = leptos_env(meta, release)
+    flags = rustflags(meta, release, WASM)
+    if flags:
+        lib_env["RUSTFLAGS"] = flags
+    lib_args = os.environ.get("LEPTOS_LIB_CARGO_ARGS", "").split()
+
+    procs = [] if front_only else [
+        spawn("server", ["cargo", "build", f"--package={meta['bin-package']}", f"--bin={meta.get('bin-target', meta['bin-package'])}",
+                         *features(meta, "bin"), *profile_args(bin_profile)], server_env(meta, release))]
+    procs += [
+        spawn("front", ["cargo", "build", f"--package={meta['lib-package']}", "--lib", f"--target-dir={front_target}",
+                        f"--target={WASM}", *features(meta, "lib"), *lib_args, *profile_args(lib_profile)], lib_env),
+        # The stylesheet tool is host code of the workspace: its own target dir keeps it off the server's lock.
+        spawn("style tool", ["cargo", "build", "--release", "--package=cachelens-site-css",
+                             f"--target-dir={target / 'tools'}"], {}),
+    ]
+    wait_all(procs)
+
+
+def package(release):
+    meta = metadata()
+    target = target_dir()
+    _, lib_profile = profiles(meta, release)
+    if release and meta.get("js-minify", True):
+        sys.exit("site: js-minify needs cargo-leptos's minifier (swc); set js-minify = false in the metadata")
+    site = ROOT / meta.get("site-root", "target/site")
+    pkg = site / meta.get("site-pkg-dir", "pkg")
+    name = meta["output-name"]
+    if meta.get("assets-dir"):
+        assets(ROOT / meta["assets-dir"], site, pkg)
+    pkg.mkdir(parents=True, exist_ok=True)
+
+    css = subprocess.run([str(target / "tools" / "release" / "cachelens-site-css"), str(ROOT / meta["style-file"]),
+                          str(pkg / f"{name}.css"), meta.get("browserquery", "defaults"), *(["--release"] if release else [])])
+    if css.returncode != 0:
+        sys.exit("site: the stylesheet step failed")
+
+    wasm = target / "front" / WASM / profile_dir(lib_profile) / f"{meta['lib-package'].replace('-', '_')}.wasm"
+    run(["wasm-bindgen", "--target=web", f"--out-name={name}", f"--out-dir={pkg}", str(wasm)])
+    # The name leptos's HydrationScripts asks for (cargo-leptos renames it the same way).
+    os.replace(pkg / f"{name}_bg.wasm", pkg / f"{name}.wasm")
+    if release:
+        run(["wasm-opt", *meta.get("wasm-opt-features", ["-Oz", "--enable-bulk-memory", "--enable-nontrapping-float-to-int"]),
+             str(pkg / f"{name}.wasm"), "-o", str(pkg / f"{name}.wasm")])
+    print(f"site: built {site.relative_to(ROOT)}", file=sys.stderr)
+
+
+def assets(src, site, pkg):
+    """cargo-leptos's resync: empty the site root but for the pkg dir and index.html, copy the assets in."""
+    for reserved in (src / "index.html", src / pkg.name):
+        if reserved.exists():
+            sys.exit(f"site: {reserved} is reserved for the build's own output")
+    if site.exists():
+        for entry in site.iterdir():
+            if entry.is_dir() and not entry.is_symlink():
+                if entry != pkg:
+                    shutil.rmtree(entry)
+            elif entry.name != "index.html":
+                entry.unlink()
+    site.mkdir(parents=True, exist_ok=True)
+    if src.exists():
+        shutil.copytree(src, site, dirs_exist_ok=True)
+
+
+def run(args):
+    if subprocess.run(args, cwd=ROOT).returncode != 0:
+        sys.exit(f"site: {args[0]} failed")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("command", choices=["build", "compile", "package", "env"])
+    parser.add_argument("--release", action="store_true")
+    parser.add_argument("--front-only", action="store_true", help="compile: leave the server binary out")
+    args = parser.parse_args()
+    if args.command == "env":
+        for key, value in server_env(metadata(), args.release).items():
+            print(f"export {key}={shlex.quote(value)}")
+    if args.command in ("build", "compile"):
+        compile_all(args.release, args.front_only)
+    if args.command in ("build", "package"):
+        package(args.release)
+
+
+if __name__ == "__main__":
+    main()
