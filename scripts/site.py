@@ -29,9 +29,24 @@ ROOT = Path(__file__).resolve().parent.parent
 WASM = "wasm32-unknown-unknown"
 
 
+# The variables cargo-leptos lets override its metadata (its config/dotenvs.rs), for the keys used here.
+ENV_OVERRIDES = {
+    "LEPTOS_OUTPUT_NAME": "output-name", "LEPTOS_SITE_ROOT": "site-root", "LEPTOS_SITE_PKG_DIR": "site-pkg-dir",
+    "LEPTOS_STYLE_FILE": "style-file", "LEPTOS_ASSETS_DIR": "assets-dir", "LEPTOS_SITE_ADDR": "site-addr",
+    "LEPTOS_RELOAD_PORT": "reload-port", "LEPTOS_HASH_FILES": "hash-files", "LEPTOS_BROWSERQUERY": "browserquery",
+    "LEPTOS_JS_MINIFY": "js-minify",
+}
+
+
 def metadata():
     with open(ROOT / "Cargo.toml", "rb") as f:
         (leptos,) = tomllib.load(f)["workspace"]["metadata"]["leptos"]
+    for var, key in ENV_OVERRIDES.items():
+        if var in os.environ:
+            value = os.environ[var]
+            leptos[key] = value == "true" if value in ("true", "false") else value
+    if leptos.get("hash-files"):
+        sys.exit("site: hash-files is not supported here; build with cargo leptos")
     return leptos
 
 

@@ -37,7 +37,7 @@ fn run(src: &str, dest: &str, query: &str, release: bool) -> Result<(), String> 
             sheet.minify(MinifyOptions { targets, ..Default::default() }).map_err(|e| e.to_string())?;
             sheet.to_css(PrinterOptions { targets, minify: release, ..Default::default() }).map_err(|e| e.to_string())?.code
         }
-        Err(_) => css,
+        Err(_) => css.clone(),
     };
     if let Some(dir) = std::path::Path::new(dest).parent() {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
