@@ -1,0 +1,177 @@
+"""Tests of the scripts themselves: external-services mode, common.sh in an interactive shell, the shared target
+dir, and the site builder against cargo-leptos (`cargo leptos build` and `cargo leptos watch`).
+
+Run by scripts/test after the site is built (python3 -m unittest scripts/test_scripts.py). The cargo-leptos
+tests need cargo-leptos on PATH: scripts/setup --dev installs it; CI sets CACHELENS_CARGO_LEPTOS=1, which
+makes its absence a failure rather than a skip.
+"""
+import filecmp
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import unittest
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+STATE = Path(os.environ.get("CACHELENS_STATE_DIR", ROOT / ".cachelens"))
+TARGET = Path(os.environ.get("CARGO_TARGET_DIR", Path.home() / ".cache/cachelens/target"))
+# Every variable the scripts read from `scripts/services env` (run, test, soak, bench, the tests).
+SERVICE_VARS = ["DATABASE_URL", "REDIS_URL", "READONLY_DATABASE_URL", "CACHELENS_MYSQL_SOCKET"]
+
+
+def bash(script, env=None, interactive=False):
+    args = ["bash", "--norc", "--noprofile"] + (["-i"] if interactive else []) + ["-c", script]
+    return subprocess.run(args, cwd=ROOT, env={**os.environ, **(env or {})}, capture_output=True, text=True)
+
+
+def without(*names):
+    return {k: v for k, v in os.environ.items() if k not in names}
+
+
+class ExternalServices(unittest.TestCase):
+    """DATABASE_URL and REDIS_URL given: the scripts use them, and every variable they read is defined."""
+
+    EXTERNAL = {"DATABASE_URL": "mysql://app:secret@db.example:3306/covid", "REDIS_URL": "redis://cache.example:6379"}
+
+    def sourced(self, extra):
+        env = {**without("READONLY_DATABASE_URL", "CACHELENS_SQL_DATABASE_URL", "CACHELENS_MYSQL_SOCKET"),
+               **self.EXTERNAL, **extra}
+        lines = "; ".join(f'echo "{v}=${{{v}}}"' for v in SERVICE_VARS)
+        script = f'set -euo pipefail; eval "$(scripts/services env)"; {lines}'
+        done = subprocess.run(["bash", "-c", script], cwd=ROOT, env=env, capture_output=True, text=True)
+        self.assertEqual(done.returncode, 0, done.stderr)
+        return dict(line.split("=", 1) for line in done.stdout.splitlines())
+
+    def test_env_defines_every_variable_under_set_u(self):
+        seen = self.sourced({})
+        self.assertEqual(seen["DATABASE_URL"], self.EXTERNAL["DATABASE_URL"])
+        self.assertEqual(seen["REDIS_URL"], self.EXTERNAL["REDIS_URL"])
+        self.assertEqual(seen["READONLY_DATABASE_URL"], "")
+        self.assertEqual(seen["CACHELENS_MYSQL_SOCKET"], "")
+
+    def test_a_given_read_only_url_is_passed_on(self):
+        ro = "mysql://reader:pw@db.example:3306/covid"
+        self.assertEqual(self.sourced({"CACHELENS_SQL_DATABASE_URL": ro})["READONLY_DATABASE_URL"], ro)
+
+    def test_custom_sql_falls_back_to_the_main_user_with_a_note(self):
+        done = bash('. scripts/common.sh; url=$(sql_url_for covid_e2e); echo "url=[$url]"',
+                    env={k: "" for k in ("READONLY_DATABASE_URL", "CACHELENS_SQL_DATABASE_URL")})
+        self.assertEqual(done.returncode, 0, done.stderr)
+        self.assertIn("url=[]", done.stdout)
+        self.assertIn("custom SQL runs as the main user", done.stderr)
+        done = bash('. scripts/common.sh; sql_url_for covid_e2e',
+                    env={"READONLY_DATABASE_URL": "", "CACHELENS_SQL_DATABASE_URL": "mysql://r:p@h:1/covid"})
+        self.assertEqual(done.stdout.strip(), "mysql://r:p@h:1/covid_e2e")
+
+    def test_start_leaves_external_services_alone(self):
+        env = {**without("READONLY_DATABASE_URL"), **self.EXTERNAL}
+        done = subprocess.run(["scripts/services", "start", "mysql"], cwd=ROOT, env=env, capture_output=True, text=True)
+        self.assertEqual(done.returncode, 0, done.stderr)
+        self.assertIn("not starting a local mysql", done.stderr)
+
+
+class CommonSh(unittest.TestCase):
+    def test_sourcing_in_an_interactive_shell_keeps_its_options(self):
+        done = bash('. scripts/common.sh; false | true; false; echo "alive opts=$-"', interactive=True)
+        self.assertIn("alive", done.stdout, done.stderr)
+        opts = done.stdout.split("opts=")[1].strip()
+        self.assertNotIn("e", opts.replace("i", ""), f"set -e leaked into the shell: {opts}")
+        self.assertNotIn("u", opts)
+
+    def test_a_script_still_gets_strict_mode(self):
+        done = bash('. scripts/common.sh; echo "opts=$-"; false; echo unreachable')
+        self.assertIn("e", done.stdout.split("opts=")[1])
+        self.assertNotIn("unreachable", done.stdout)
+
+    def test_claiming_the_target_dir_touches_no_source_file(self):
+        with tempfile.TemporaryDirectory() as target:
+            fingerprint = Path(target, "debug/.fingerprint/cachelens-0123abcd")
+            dependency = Path(target, "debug/.fingerprint/serde-0123abcd")
+            for d in (fingerprint, dependency):
+                d.mkdir(parents=True)
+            Path(target, ".cachelens-checkout").write_text("/some/other/checkout\n")
+            sources = [ROOT / "app/src/lib.rs", ROOT / "app/src/main.rs"]
+            before = [p.stat().st_mtime_ns for p in sources]
+            done = bash(". scripts/common.sh; claim_target_dir", env={"CARGO_TARGET_DIR": target})
+            self.assertEqual(done.returncode, 0, done.stderr)
+            self.assertEqual([p.stat().st_mtime_ns for p in sources], before)
+            self.assertFalse(fingerprint.exists(), "this crate's fingerprint should be dropped")
+            self.assertTrue(dependency.exists(), "dependencies must be reused")
+            self.assertEqual(Path(target, ".cachelens-checkout").read_text().strip(), str(ROOT))
+
+
+def need_cargo_leptos(test):
+    if shutil.which("cargo-leptos"):
+        return test
+    if os.environ.get("CACHELENS_CARGO_LEPTOS") == "1":
+        return test  # fails below with the missing tool named
+    return unittest.skip("cargo-leptos is not installed (scripts/setup --dev installs it)")(test)
+
+
+def toolchain_env():
+    """The environment scripts/setup chose (toolchain.env), as the build scripts see it."""
+    done = bash('. scripts/common.sh; load_toolchain; env -0')
+    return dict(item.split("=", 1) for item in done.stdout.split("\0") if "=" in item)
+
+
+class AgainstCargoLeptos(unittest.TestCase):
+    @need_cargo_leptos
+    def test_the_site_is_what_cargo_leptos_builds(self):
+        """scripts/test built target/site with scripts/site.py; cargo-leptos builds the same front end again."""
+        ours = ROOT / "target/site"
+        theirs = ROOT / "target/site-cargo-leptos"
+        shutil.rmtree(theirs, ignore_errors=True)
+        env = {**toolchain_env(), "LEPTOS_SITE_ROOT": "target/site-cargo-leptos"}
+        lib_args = env.get("LEPTOS_LIB_CARGO_ARGS")
+        args = ["cargo", "leptos", "build", "--frontend-only"] + ([f"--lib-cargo-args={lib_args}"] if lib_args else [])
+        done = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True)
+        self.assertEqual(done.returncode, 0, done.stderr[-4000:])
+        names = lambda root: sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.suffix != ".gz")
+        self.assertEqual(names(ours), names(theirs))
+        for name in names(ours):
+            if (ours / name).is_file():
+                self.assertTrue(filecmp.cmp(ours / name, theirs / name, shallow=False), f"{name} differs")
+        shutil.rmtree(theirs)
+
+    @need_cargo_leptos
+    def test_cargo_leptos_watch_serves_a_hydrating_dashboard(self):
+        addr = "127.0.0.1:18012"
+        # Its own target dir: LEPTOS_WATCH changes how leptos compiles, and sharing would rebuild it both ways.
+        env = {**toolchain_env(), "LEPTOS_SITE_ADDR": addr, "LEPTOS_RELOAD_PORT": "18013",
+               "CARGO_TARGET_DIR": str(Path.home() / ".cache/cachelens/watch-target"),
+               "CACHELENS_CACHE_PREFIX": "cachelens-watch"}
+        log = open(STATE / "watch-test.log", "w")
+        lib_args = env.get("LEPTOS_LIB_CARGO_ARGS")
+        args = ["cargo", "leptos", "watch"] + ([f"--lib-cargo-args={lib_args}"] if lib_args else [])
+        watch = subprocess.Popen(args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            deadline = time.time() + 1800
+            while time.time() < deadline:
+                self.assertIsNone(watch.poll(), f"cargo leptos watch exited; see {log.name}")
+                try:
+                    with urllib.request.urlopen(f"http://{addr}/healthz", timeout=2) as r:
+                        if r.status == 200:
+                            break
+                except OSError:
+                    time.sleep(2)
+            else:
+                self.fail(f"cargo leptos watch never served; see {log.name}")
+            with urllib.request.urlopen(f"http://{addr}/pkg/cachelens.wasm") as r:
+                self.assertEqual(r.headers["Content-Type"], "application/wasm")
+            check = ("import { withBrowser, openHydrated } from './end2end/browser.mjs';"
+                     "await withBrowser(async (b) => { const p = await openHydrated(b, '/'); p.assertNoErrors(); });")
+            done = subprocess.run(["node", "--input-type=module", "-e", check], cwd=ROOT,
+                                  env={**os.environ, "CACHELENS_URL": f"http://{addr}"}, capture_output=True, text=True)
+            self.assertEqual(done.returncode, 0, done.stderr)
+        finally:
+            os.killpg(watch.pid, signal.SIGTERM)
+            watch.wait(timeout=30)
+            log.close()
+
+
+if __name__ == "__main__":
+    unittest.main()
