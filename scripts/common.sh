@@ -8,6 +8,8 @@ STATE_DIR="${CACHELENS_STATE_DIR:-$ROOT/.cachelens}"
 # Cargo's target dir lives outside the clone so a fresh clone (CI) reuses earlier builds.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/cachelens/target}"
 TOOLCHAIN_ENV="$STATE_DIR/toolchain.env"
+# Where `cargo install` puts the tools (and rustup its proxies).
+CARGO_BIN="${CARGO_HOME:-$HOME/.cargo}/bin"
 CARGO_LEPTOS_VERSION=0.3.11
 MOTO_VERSION=5.2.5
 AWSCLI_VERSION=1.46.3
@@ -32,7 +34,7 @@ load_toolchain() {
     [ -f "$TOOLCHAIN_ENV" ] || die "run scripts/setup first (no $TOOLCHAIN_ENV)"
     # shellcheck disable=SC1090
     . "$TOOLCHAIN_ENV"
-    export PATH="$ROOT/node_modules/.bin:$PATH:$HOME/.cargo/bin"
+    export PATH="$ROOT/node_modules/.bin:$PATH:$CARGO_BIN"
     claim_target_dir
 }
 
