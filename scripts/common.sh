@@ -143,8 +143,8 @@ sql_url_for() {
     if [ -n "${1:-}" ]; then echo "${base%/*}/$1"; else echo "$base"; fi
 }
 
-# Runs "$@" with CACHELENS_SQL_DATABASE_URL set to $1, or unset when $1 is empty.
-with_sql_url() {
-    local url=$1; shift
-    if [ -n "$url" ]; then CACHELENS_SQL_DATABASE_URL="$url" "$@"; else env -u CACHELENS_SQL_DATABASE_URL "$@"; fi
+# SQL_ENV: an `env` prefix that sets CACHELENS_SQL_DATABASE_URL to $1, or unsets it when $1 is empty. A prefix
+# rather than a function, so `"${SQL_ENV[@]}" server &` leaves the server's own pid in $!.
+set_sql_env() {
+    if [ -n "$1" ]; then SQL_ENV=(env "CACHELENS_SQL_DATABASE_URL=$1"); else SQL_ENV=(env -u CACHELENS_SQL_DATABASE_URL); fi
 }
