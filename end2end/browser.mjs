@@ -23,9 +23,10 @@ export async function withBrowser(fn) {
   }
 }
 
-/** Opens `path`, waits until the WASM has hydrated the page, and records console errors. */
-export async function openHydrated(browser, path) {
-  const page = await browser.newPage();
+/** Opens `path` (in a page of `options`, e.g. a viewport), waits until the WASM has hydrated it, and records
+ * console errors. */
+export async function openHydrated(browser, path, options = {}) {
+  const page = await browser.newPage(options);
   const errors = [];
   page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
   page.on('pageerror', (e) => errors.push(String(e)));

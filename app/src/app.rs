@@ -10,8 +10,6 @@ use leptos_router::{
 use crate::pages::{benchmark::BenchmarkPage, compare::ComparePage, cache::CachePage, delete::DeletePage, home::HomePage, mysql::MysqlPage, sql::SqlPage};
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
-    #[cfg(feature = "ssr")]
-    crate::server::http::set_page_csp();
     view! {
         <!DOCTYPE html>
         <html lang="en">

@@ -2,28 +2,12 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{DEFAULT_LIMIT, DEFAULT_TERM, MAX_TTL_S};
+use crate::model::{QueryPath, DEFAULT_LIMIT, DEFAULT_TERM, MAX_TTL_S};
 use crate::stats::Percentiles;
 
 pub const MAX_ITERATIONS: u32 = 100_000;
 pub const MAX_CONCURRENCY: u32 = 64;
 pub const MAX_WARMUP: u32 = 10_000;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum BenchPath {
-    Mysql,
-    Cache,
-}
-
-impl BenchPath {
-    pub fn key(self) -> &'static str {
-        match self {
-            BenchPath::Mysql => "mysql",
-            BenchPath::Cache => "cache",
-        }
-    }
-}
 
 /// `POST /api/bench`'s body; every field but `iterations` and `concurrency` has a default.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -32,7 +16,7 @@ pub struct BenchSpec {
     pub iterations: u32,
     pub concurrency: u32,
     #[serde(default = "both_paths")]
-    pub paths: Vec<BenchPath>,
+    pub paths: Vec<QueryPath>,
     /// Unrecorded requests per path before measuring (for the cache path they also fill Redis).
     #[serde(default = "default_warmup")]
     pub warmup: u32,
@@ -45,8 +29,8 @@ pub struct BenchSpec {
     pub limit: u32,
 }
 
-fn both_paths() -> Vec<BenchPath> {
-    vec![BenchPath::Mysql, BenchPath::Cache]
+fn both_paths() -> Vec<QueryPath> {
+    vec![QueryPath::Mysql, QueryPath::Cache]
 }
 fn default_warmup() -> u32 {
     10
@@ -62,7 +46,7 @@ fn default_limit() -> u32 {
 }
 
 impl BenchSpec {
-    pub fn new(iterations: u32, concurrency: u32, paths: Vec<BenchPath>) -> Self {
+    pub fn new(iterations: u32, concurrency: u32, paths: Vec<QueryPath>) -> Self {
         Self {
             iterations,
             concurrency,
@@ -110,7 +94,7 @@ pub enum BenchState {
 /// One path of a run: how far it got and its latencies so far.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PathReport {
-    pub path: BenchPath,
+    pub path: QueryPath,
     pub done: u64,
     pub total: u64,
     pub errors: u64,
@@ -135,7 +119,7 @@ pub struct BenchReport {
     /// Per path `{count, p50_us, p95_us, p99_us, max_us, mean_us}`, once the run has ended: for API clients.
     /// The page reads `paths`, so the browser skips this (and the map's decoder stays out of the WASM).
     #[serde(default, skip_deserializing, skip_serializing_if = "Option::is_none")]
-    pub results: Option<std::collections::BTreeMap<BenchPath, Percentiles>>,
+    pub results: Option<std::collections::BTreeMap<QueryPath, Percentiles>>,
     pub error: Option<String>,
 }
 
@@ -158,7 +142,7 @@ impl BenchReport {
     /// MySQL p50 ÷ cache p50, when both were measured.
     pub fn speedup(&self) -> Option<f64> {
         let stats = |p| self.paths.iter().find(|r| r.path == p).and_then(|r| r.stats);
-        crate::stats::speedup(&stats(BenchPath::Mysql)?, &stats(BenchPath::Cache)?)
+        crate::stats::speedup(&stats(QueryPath::Mysql)?, &stats(QueryPath::Cache)?)
     }
 
     /// The percentile table as CSV, one row per path.
@@ -194,8 +178,8 @@ mod tests {
     fn specs_are_checked_and_defaults_filled() {
         let spec: BenchSpec = serde_json::from_str(r#"{"iterations": 10, "concurrency": 2}"#).unwrap();
         assert_eq!((spec.paths.len(), spec.warmup, spec.term.as_str()), (2, 10, "delta"));
-        let paths = BenchSpec::new(1, 1, vec![BenchPath::Cache, BenchPath::Mysql, BenchPath::Cache]).validated().unwrap().paths;
-        assert_eq!(paths, vec![BenchPath::Mysql, BenchPath::Cache]);
+        let paths = BenchSpec::new(1, 1, vec![QueryPath::Cache, QueryPath::Mysql, QueryPath::Cache]).validated().unwrap().paths;
+        assert_eq!(paths, vec![QueryPath::Mysql, QueryPath::Cache]);
         assert!(BenchSpec::new(0, 1, both_paths()).validated().unwrap_err().contains("iterations"));
         assert!(BenchSpec::new(100_001, 1, both_paths()).validated().unwrap_err().contains("iterations"));
         assert!(BenchSpec::new(1, 65, both_paths()).validated().unwrap_err().contains("concurrency"));

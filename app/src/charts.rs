@@ -342,3 +342,50 @@ mod tests {
         assert_eq!(big.ticks(), vec![0.0, 500.0, 1000.0, 1500.0, 2000.0]);
     }
 }
+
+/// One path's counts over a distribution's shared bucket edges.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Histogram {
+    pub key: &'static str,
+    pub label: String,
+    /// `counts[i]` samples fell at or below `edges[i]` (and above the edge before).
+    pub counts: Vec<u64>,
+}
+
+/// How often each latency occurred, per path, as bars over shared buckets and as a table (its text
+/// alternative). Used by Compare (its recorded runs) and Benchmark (a run's requests); `noun` names a sample.
+#[component]
+pub fn Distribution(id: &'static str, caption: &'static str, edges: Vec<u64>, paths: Vec<Histogram>, noun: &'static str) -> impl IntoView {
+    let categories: Vec<String> = edges.iter().map(|&e| crate::stats::format_us(e).trim_end_matches(" ms").to_string()).collect();
+    let series: Vec<Series> = paths
+        .iter()
+        .map(|h| Series {
+            key: h.key,
+            label: h.label.clone(),
+            points: h
+                .counts
+                .iter()
+                .enumerate()
+                .filter(|(_, n)| **n > 0)
+                .map(|(i, &n)| Point { x: i as f64, y: n as f64, tip: format!("{}: {n} {noun} ≤ {} ms", h.label, categories[i]) })
+                .collect(),
+        })
+        .collect();
+    let rows = categories
+        .iter()
+        .enumerate()
+        .map(|(i, c)| view! { <tr><td>{c.clone()}</td>{paths.iter().map(|h| view! { <td>{h.counts[i]}</td> }).collect_view()}</tr> })
+        .collect_view();
+    view! {
+        <Chart id=id caption=caption series=series kind=Kind::Bars categories=categories.clone() log_y=false
+            y_format=format_count_tick x_label="server-side time, ms (each bar: up to that value)"/>
+        <details class="text-alternative">
+            <summary>"The distribution as a table"</summary>
+            <table>
+                <thead><tr><th>"Up to (ms)"</th>{paths.iter().map(|h| view! { <th>{h.label.clone()}</th> }).collect_view()}</tr></thead>
+                <tbody>{rows}</tbody>
+            </table>
+        </details>
+    }
+}
+

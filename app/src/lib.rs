@@ -7,6 +7,8 @@
 pub mod app;
 pub mod bench;
 pub mod charts;
+pub mod error;
+pub mod event_stream;
 pub mod model;
 pub mod pages;
 pub mod stats;

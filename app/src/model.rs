@@ -72,34 +72,49 @@ pub fn validate_ttl(ttl: Option<u64>, default: u64) -> Result<u64, String> {
 
 /// One row of the seed's query, named as the seed's columns are.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
 pub struct Article {
     #[serde(rename = "OBJECTID")]
-    #[cfg_attr(feature = "ssr", sqlx(rename = "OBJECTID"))]
     pub object_id: i32,
     #[serde(rename = "Sentence")]
-    #[cfg_attr(feature = "ssr", sqlx(rename = "Sentence"))]
     pub sentence: String,
     #[serde(rename = "Title")]
-    #[cfg_attr(feature = "ssr", sqlx(rename = "Title"))]
     pub title: String,
     #[serde(rename = "Source")]
-    #[cfg_attr(feature = "ssr", sqlx(rename = "Source"))]
     pub source: String,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// Which way a query is asked: straight to MySQL, or cache-aside through Redis. The API's `source` (where the
+/// rows came from), the benchmark's paths and `cachelens bench --path` all name it. How a cache-aside query
+/// was then answered (a miss or a hit) is a [`crate::stats::Outcome`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
-pub enum Source {
+pub enum QueryPath {
     Mysql,
     Cache,
+}
+
+impl QueryPath {
+    pub fn key(self) -> &'static str {
+        match self {
+            QueryPath::Mysql => "mysql",
+            QueryPath::Cache => "cache",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            QueryPath::Mysql => "MySQL",
+            QueryPath::Cache => "Cache",
+        }
+    }
 }
 
 /// Where an answer came from and what it cost: what every result shows above its rows, and the JSON API's
 /// fields besides `rows`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AnswerSummary {
-    pub source: Source,
+    pub source: QueryPath,
     pub hit: bool,
     /// Server-side time for the whole path (cache lookup, database query, cache fill), in microseconds.
     pub elapsed_us: u64,
@@ -116,6 +131,15 @@ pub struct AnswerSummary {
 pub struct QueryOutcome {
     pub summary: AnswerSummary,
     pub rows: Vec<Article>,
+    /// The other path's recent median, when it has one, for the speedup next to the server time.
+    pub versus: Option<Versus>,
+}
+
+/// A path's median over its latest recorded answers.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Versus {
+    pub path: crate::stats::Outcome,
+    pub median_us: u64,
 }
 
 /// What the Custom SQL page shows: rows of any shape, as text.
@@ -157,4 +181,22 @@ mod tests {
         assert_eq!(validate_ttl(None, 90), Ok(90));
         assert_eq!(validate_ttl(Some(5), 90), Ok(5));
     }
+}
+
+/// One round trip to a backing service.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Probe {
+    pub up: bool,
+    /// Round-trip time of the probe in microseconds, when it answered.
+    pub rtt_us: Option<u64>,
+    /// What went wrong, worded for a person; empty when up.
+    pub detail: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ServiceStatus {
+    pub mysql: Probe,
+    pub redis: Probe,
+    /// How many status checks this server has answered, so a refresh visibly reaches the server.
+    pub check: u64,
 }

@@ -2,10 +2,11 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Which way a query was answered.
+/// How a query was answered: straight from MySQL, or cache-aside as a miss (MySQL, then a fill) or a hit. The
+/// comparison page, the metrics and the speedup keep their figures per outcome.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum RunPath {
+pub enum Outcome {
     /// Query MySQL, straight to the database.
     Mysql,
     /// Query Cache that found nothing and filled Redis from MySQL.
@@ -14,22 +15,22 @@ pub enum RunPath {
     Hit,
 }
 
-impl RunPath {
-    pub const ALL: [RunPath; 3] = [RunPath::Mysql, RunPath::Miss, RunPath::Hit];
+impl Outcome {
+    pub const ALL: [Outcome; 3] = [Outcome::Mysql, Outcome::Miss, Outcome::Hit];
 
     pub fn label(self) -> &'static str {
         match self {
-            RunPath::Mysql => "MySQL",
-            RunPath::Miss => "Cache miss",
-            RunPath::Hit => "Cache hit",
+            Outcome::Mysql => "MySQL",
+            Outcome::Miss => "Cache miss",
+            Outcome::Hit => "Cache hit",
         }
     }
 
     pub fn key(self) -> &'static str {
         match self {
-            RunPath::Mysql => "mysql",
-            RunPath::Miss => "miss",
-            RunPath::Hit => "hit",
+            Outcome::Mysql => "mysql",
+            Outcome::Miss => "miss",
+            Outcome::Hit => "hit",
         }
     }
 }
@@ -41,7 +42,7 @@ pub struct RunRecord {
     pub seq: u64,
     /// Unix time of the run, in milliseconds.
     pub at_ms: u64,
-    pub path: RunPath,
+    pub path: Outcome,
     pub elapsed_us: u64,
 }
 

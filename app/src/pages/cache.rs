@@ -2,21 +2,22 @@
 
 use leptos::prelude::*;
 
+use crate::error::AppError;
 use crate::model::QueryOutcome;
 use crate::pages::results::QueryPage;
 
 #[server]
-pub async fn query_cache(term: String, limit: u32, ttl: Option<u64>) -> Result<QueryOutcome, ServerFnError> {
+pub async fn query_cache(term: String, limit: u32, ttl: Option<u64>) -> Result<QueryOutcome, AppError> {
     use crate::model::{validate_ttl, ArticleQuery};
-    use crate::server::articles::QueryFailure;
-    use crate::server::respond::{app_state, query_failed};
+    use crate::server::cache::{self, Lookup};
 
-    let state = app_state()?;
-    let invalid = |e| query_failed(QueryFailure::Invalid(e));
-    let query = ArticleQuery::new(Some(&term), Some(limit)).map_err(invalid)?;
-    let ttl = validate_ttl(ttl, state.default_ttl_s).map_err(invalid)?;
-    let answer = crate::server::cache::query_cache(&state, crate::server::cache::Lookup::Articles(&query), ttl).await.map_err(query_failed)?;
-    answer.into_outcome().map_err(query_failed)
+    crate::error::answer(async {
+        let state = crate::server::state::AppState::from_context()?;
+        let query = ArticleQuery::new(Some(&term), Some(limit)).map_err(AppError::Invalid)?;
+        let ttl = validate_ttl(ttl, state.default_ttl_s).map_err(AppError::Invalid)?;
+        cache::query_cache(&state, Lookup::Articles(&query), ttl).await?.into_outcome(&state, crate::stats::Outcome::Mysql)
+    })
+    .await
 }
 
 #[component]

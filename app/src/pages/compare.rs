@@ -2,40 +2,43 @@
 
 use leptos::prelude::*;
 
-use crate::charts::{format_count_tick, format_ms_tick, Chart, Kind, Point, Series};
-use crate::pages::error_text;
-use crate::stats::{bucket_counts, format_us, log_buckets, one_decimal, percentiles, speedup, RunPath, RunRecord};
+use crate::charts::{format_ms_tick, Chart, Distribution, Histogram, Kind, Point, Series};
+use crate::error::AppError;
+use crate::pages::ErrorPanel;
+use crate::stats::{bucket_counts, format_us, log_buckets, one_decimal, percentiles, speedup, Outcome, RunRecord};
 
 #[server]
-pub async fn run_history() -> Result<Vec<RunRecord>, ServerFnError> {
+pub async fn run_history() -> Result<Vec<RunRecord>, AppError> {
     /// The runs the page charts, oldest first.
     const SHOWN: usize = 1000;
-    let state = crate::server::respond::app_state()?;
+    let state = crate::server::state::AppState::from_context()?;
     Ok(state.runs.as_ref().map(|r| r.latest(SHOWN)).unwrap_or_default())
 }
 
 /// Runs the default query `n` times on each path (MySQL, then cache), so the page has something to compare.
 #[server]
-pub async fn run_sample(n: u32) -> Result<(), ServerFnError> {
+pub async fn run_sample(n: u32) -> Result<(), AppError> {
     use crate::model::ArticleQuery;
     use crate::server::cache::{query_cache, query_mysql, Lookup};
-    use crate::server::respond::{app_state, fail, query_failed};
 
-    if !(1..=100).contains(&n) {
-        return Err(fail(400, format!("n must be between 1 and 100, got {n}")));
-    }
-    let state = app_state()?;
-    let query = ArticleQuery::new(None, None).map_err(|e| fail(400, e))?;
-    for _ in 0..n {
-        query_mysql(&state, Lookup::Articles(&query)).await.map_err(query_failed)?;
-        query_cache(&state, Lookup::Articles(&query), state.default_ttl_s).await.map_err(query_failed)?;
-    }
-    Ok(())
+    crate::error::answer(async {
+        if !(1..=100).contains(&n) {
+            return Err(AppError::Invalid(format!("n must be between 1 and 100, got {n}")));
+        }
+        let state = crate::server::state::AppState::from_context()?;
+        let query = ArticleQuery::new(None, None).map_err(AppError::Invalid)?;
+        for _ in 0..n {
+            query_mysql(&state, Lookup::Articles(&query)).await?;
+            query_cache(&state, Lookup::Articles(&query), state.default_ttl_s).await?;
+        }
+        Ok(())
+    })
+    .await
 }
 
 #[server]
-pub async fn clear_history() -> Result<(), ServerFnError> {
-    let state = crate::server::respond::app_state()?;
+pub async fn clear_history() -> Result<(), AppError> {
+    let state = crate::server::state::AppState::from_context()?;
     if let Some(runs) = &state.runs {
         runs.clear();
     }
@@ -64,16 +67,14 @@ pub fn ComparePage() -> impl IntoView {
                 <button type="submit" id="clear-history" class="secondary">"Clear"</button>
             </ActionForm>
         </div>
-        {move || sample.value().get().and_then(|r| r.err()).map(|e| view! {
-            <div class="error-panel" role="alert">{error_text(&e)}</div>
-        })}
+        {move || sample.value().get().and_then(|r| r.err()).map(|error| view! { <ErrorPanel error/> })}
         <Transition fallback=|| view! { <p class="muted">"Loading runs…"</p> }>
             {move || history.get().map(|answer| match answer {
                 Ok(runs) if runs.is_empty() => view! {
                     <p class="muted" id="no-runs">"No runs yet: run some queries, or press Run 10 of each."</p>
                 }.into_any(),
                 Ok(runs) => view! { <Comparison runs/> }.into_any(),
-                Err(e) => view! { <div class="error-panel" role="alert">{error_text(&e)}</div> }.into_any(),
+                Err(e) => view! { <ErrorPanel error=e/> }.into_any(),
             })}
         </Transition>
     }
@@ -81,12 +82,12 @@ pub fn ComparePage() -> impl IntoView {
 
 #[component]
 fn Comparison(runs: Vec<RunRecord>) -> impl IntoView {
-    let samples = |path: RunPath| runs.iter().filter(|r| r.path == path).map(|r| r.elapsed_us).collect::<Vec<_>>();
-    let per_path: Vec<(RunPath, Vec<u64>)> =
-        RunPath::ALL.iter().map(|&p| (p, samples(p))).filter(|(_, s)| !s.is_empty()).collect();
+    let samples = |path: Outcome| runs.iter().filter(|r| r.path == path).map(|r| r.elapsed_us).collect::<Vec<_>>();
+    let per_path: Vec<(Outcome, Vec<u64>)> =
+        Outcome::ALL.iter().map(|&p| (p, samples(p))).filter(|(_, s)| !s.is_empty()).collect();
     let stats: Vec<_> = per_path.iter().filter_map(|(p, s)| percentiles(s).map(|st| (*p, st))).collect();
     let stat = |path| stats.iter().find(|(p, _)| *p == path).map(|(_, s)| *s);
-    let ratio = stat(RunPath::Mysql).zip(stat(RunPath::Hit)).and_then(|(m, h)| speedup(&m, &h));
+    let ratio = stat(Outcome::Mysql).zip(stat(Outcome::Hit)).and_then(|(m, h)| speedup(&m, &h));
 
     let timeline: Vec<Series> = per_path
         .iter()
@@ -106,28 +107,10 @@ fn Comparison(runs: Vec<RunRecord>) -> impl IntoView {
         .collect();
 
     let edges = log_buckets(runs.iter().map(|r| r.elapsed_us), 16);
-    let categories: Vec<String> = edges.iter().map(|&e| format_us(e).trim_end_matches(" ms").to_string()).collect();
-    let distribution: Vec<Series> = per_path
+    let distribution: Vec<Histogram> = per_path
         .iter()
-        .map(|(path, samples)| Series {
-            key: path.key(),
-            label: path.label().into(),
-            points: bucket_counts(samples, &edges)
-                .into_iter()
-                .enumerate()
-                .filter(|(_, n)| *n > 0)
-                .map(|(i, n)| Point { x: i as f64, y: n as f64, tip: format!("{}: {n} runs ≤ {} ms", path.label(), categories[i]) })
-                .collect(),
-        })
+        .map(|(path, samples)| Histogram { key: path.key(), label: path.label().into(), counts: bucket_counts(samples, &edges) })
         .collect();
-    let bins_table = edges
-        .iter()
-        .enumerate()
-        .map(|(i, _)| {
-            let counts = per_path.iter().map(|(_, s)| bucket_counts(s, &edges)[i]).collect::<Vec<_>>();
-            view! { <tr><td>{categories[i].clone()}</td>{counts.into_iter().map(|n| view! { <td>{n}</td> }).collect_view()}</tr> }
-        })
-        .collect_view();
 
     view! {
         <table class="summary" id="summary">
@@ -148,15 +131,7 @@ fn Comparison(runs: Vec<RunRecord>) -> impl IntoView {
         }}</p>
         <Chart id="timeline" caption="Every run in order (log scale)" series=timeline kind=Kind::Scatter log_y=true
             y_format=format_ms_tick x_label="run number"/>
-        <Chart id="distribution" caption="How often each latency occurred" series=distribution kind=Kind::Bars
-            categories=categories.clone() log_y=false y_format=format_count_tick x_label="server-side time, ms (each bar: up to that value)"/>
-        <details class="text-alternative">
-            <summary>"The distribution as a table"</summary>
-            <table>
-                <thead><tr><th>"Up to (ms)"</th>{per_path.iter().map(|(p, _)| view! { <th>{p.label()}</th> }).collect_view()}</tr></thead>
-                <tbody>{bins_table}</tbody>
-            </table>
-        </details>
+        <Distribution id="distribution" caption="How often each latency occurred" edges paths=distribution noun="runs"/>
         <details class="text-alternative">
             <summary>"Every run as a table"</summary>
             <table id="runs-table">

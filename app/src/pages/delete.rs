@@ -2,14 +2,16 @@
 
 use leptos::prelude::*;
 
-use crate::pages::error_text;
+use crate::error::AppError;
+use crate::pages::ErrorPanel;
 
 #[server]
-pub async fn delete_cache() -> Result<u64, ServerFnError> {
-    use crate::server::respond::{app_state, fail};
-
-    let state = app_state()?;
-    crate::server::cache::delete_cached(&state).await.map_err(|e| fail(503, e))
+pub async fn delete_cache() -> Result<u64, AppError> {
+    crate::error::answer(async {
+        let state = crate::server::state::AppState::from_context()?;
+        crate::server::cache::delete_cached(&state).await
+    })
+    .await
 }
 
 #[component]
@@ -28,7 +30,7 @@ pub fn DeletePage() -> impl IntoView {
         </ActionForm>
         {move || delete.value().get().map(|answer| match answer {
             Ok(n) => view! { <p class="banner ok" id="deleted" data-deleted=n>{format!("Deleted {n} cached entries.")}</p> }.into_any(),
-            Err(e) => view! { <div class="error-panel" role="alert">{error_text(&e)}</div> }.into_any(),
+            Err(e) => view! { <ErrorPanel error=e/> }.into_any(),
         })}
     }
 }

@@ -3,23 +3,9 @@
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
-/// One round trip to a backing service.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Probe {
-    pub up: bool,
-    /// Round-trip time of the probe in microseconds, when it answered.
-    pub rtt_us: Option<u64>,
-    /// What went wrong, worded for a person; empty when up.
-    pub detail: String,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ServiceStatus {
-    pub mysql: Probe,
-    pub redis: Probe,
-    /// How many status checks this server has answered, so a refresh visibly reaches the server.
-    pub check: u64,
-}
+use crate::error::AppError;
+use crate::model::{Probe, ServiceStatus};
+use crate::pages::ErrorPanel;
 
 /// What `cachelens load-data` last put into the articles table.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -31,23 +17,26 @@ pub struct Dataset {
 }
 
 #[server]
-pub async fn dataset_info() -> Result<Option<Dataset>, ServerFnError> {
-    use crate::server::respond::{app_state, fail};
-    let state = app_state()?;
-    let record = crate::server::dataset::read_record(&state.db)
-        .await
-        .map_err(|e| fail(503, format!("MySQL is unavailable: {}", crate::server::connections::redact_error(e))))?;
-    Ok(record.map(|r| Dataset {
-        rows: r.row_count,
-        source: std::path::Path::new(&r.source).file_name().map_or(r.source.clone(), |n| n.to_string_lossy().into_owned()),
-        loaded_at: r.loaded_at,
-    }))
+pub async fn dataset_info() -> Result<Option<Dataset>, AppError> {
+    use crate::server::connections::redact_error;
+
+    crate::error::answer(async {
+        let state = crate::server::state::AppState::from_context()?;
+        let record = crate::server::loader::dataset::read_record(&state.db)
+            .await
+            .map_err(|e| AppError::DatabaseDown(redact_error(e)))?;
+        Ok(record.map(|r| Dataset {
+            rows: r.row_count,
+            source: std::path::Path::new(&r.source).file_name().map_or(r.source.clone(), |n| n.to_string_lossy().into_owned()),
+            loaded_at: r.loaded_at,
+        }))
+    })
+    .await
 }
 
 #[server]
-pub async fn check_services() -> Result<ServiceStatus, ServerFnError> {
-    let state = expect_context::<crate::server::state::AppState>();
-    Ok(state.status().await)
+pub async fn check_services() -> Result<ServiceStatus, AppError> {
+    Ok(crate::server::state::AppState::from_context()?.status().await)
 }
 
 #[component]
@@ -85,7 +74,7 @@ pub fn HomePage() -> impl IntoView {
                     Ok(None) => view! {
                         <p class="warn">"No articles loaded yet: run "<code>"cachelens load-data"</code>"."</p>
                     }.into_any(),
-                    Err(e) => view! { <p class="error">{crate::pages::error_text(&e)}</p> }.into_any(),
+                    Err(e) => view! { <ErrorPanel error=e/> }.into_any(),
                 })}
             </Transition>
         </section>

@@ -9,10 +9,14 @@ pub mod mysql;
 pub mod results;
 pub mod sql;
 
-/// The text of a server function's error, without the framework's wording around it.
-pub fn error_text(e: &leptos::prelude::ServerFnError) -> String {
-    match e {
-        leptos::prelude::ServerFnError::ServerError(m) => m.clone(),
-        other => other.to_string(),
-    }
+use leptos::prelude::*;
+
+use crate::error::AppError;
+
+/// How every page shows a failure: the message, styled by kind (a refused request is the user's to fix, a
+/// service that is down is not), announced to screen readers.
+#[component]
+pub fn ErrorPanel(error: AppError, #[prop(optional)] id: Option<&'static str>) -> impl IntoView {
+    let class = if error.is_unavailable() { "error-panel unavailable" } else { "error-panel" };
+    view! { <div class=class role="alert" id=id>{error.to_string()}</div> }
 }

@@ -2,19 +2,21 @@
 
 use leptos::prelude::*;
 
+use crate::error::AppError;
 use crate::model::QueryOutcome;
 use crate::pages::results::QueryPage;
 
 #[server]
-pub async fn query_mysql(term: String, limit: u32) -> Result<QueryOutcome, ServerFnError> {
+pub async fn query_mysql(term: String, limit: u32) -> Result<QueryOutcome, AppError> {
     use crate::model::ArticleQuery;
-    use crate::server::articles::QueryFailure;
-    use crate::server::respond::{app_state, query_failed};
+    use crate::server::cache::{self, Lookup};
 
-    let state = app_state()?;
-    let query = ArticleQuery::new(Some(&term), Some(limit)).map_err(|e| query_failed(QueryFailure::Invalid(e)))?;
-    let answer = crate::server::cache::query_mysql(&state, crate::server::cache::Lookup::Articles(&query)).await.map_err(query_failed)?;
-    answer.into_outcome().map_err(query_failed)
+    crate::error::answer(async {
+        let state = crate::server::state::AppState::from_context()?;
+        let query = ArticleQuery::new(Some(&term), Some(limit)).map_err(AppError::Invalid)?;
+        cache::query_mysql(&state, Lookup::Articles(&query)).await?.into_outcome(&state, crate::stats::Outcome::Hit)
+    })
+    .await
 }
 
 #[component]

@@ -6,9 +6,10 @@ use std::time::Duration;
 use leptos::prelude::*;
 use leptos_router::{components::Form, hooks::use_query_map};
 
-use crate::model::{AnswerSummary, QueryOutcome, Source, DEFAULT_LIMIT, DEFAULT_TERM, MAX_LIMIT, MAX_TTL_S};
-use crate::pages::error_text;
-use crate::stats::format_ms_2;
+use crate::model::{AnswerSummary, QueryOutcome, QueryPath, Versus, DEFAULT_LIMIT, DEFAULT_TERM, MAX_LIMIT, MAX_TTL_S};
+use crate::error::AppError;
+use crate::pages::ErrorPanel;
+use crate::stats::{format_ms_2, one_decimal};
 
 /// term, limit, ttl as typed, and the run counter: a new press is a new request even with the same fields.
 type Request = (String, String, String, String);
@@ -26,7 +27,7 @@ pub fn QueryPage<F, Fut>(
 ) -> impl IntoView
 where
     F: Fn(String, u32, Option<u64>) -> Fut + Copy + Send + Sync + 'static,
-    Fut: Future<Output = Result<QueryOutcome, ServerFnError>> + Send + 'static,
+    Fut: Future<Output = Result<QueryOutcome, AppError>> + Send + 'static,
 {
     let params = use_query_map();
     let field = move |name: &str, default: String| params.with_untracked(|p| p.get(name)).unwrap_or(default);
@@ -43,17 +44,17 @@ where
             "" => DEFAULT_LIMIT,
             l => match l.parse::<u32>() {
                 Ok(l) => l,
-                Err(_) => return Some(Err(format!("limit must be a whole number from 1 to {MAX_LIMIT}, got {l:?}"))),
+                Err(_) => return Some(Err(AppError::Invalid(format!("limit must be a whole number from 1 to {MAX_LIMIT}, got {l:?}")))),
             },
         };
         let ttl = match ttl.trim() {
             "" => None,
             t => match t.parse::<u64>() {
                 Ok(t) => Some(t),
-                Err(_) => return Some(Err(format!("TTL must be a whole number of seconds, got {t:?}"))),
+                Err(_) => return Some(Err(AppError::Invalid(format!("TTL must be a whole number of seconds, got {t:?}")))),
             },
         };
-        Some(run(term, limit, ttl).await.map_err(|e| error_text(&e)))
+        Some(run(term, limit, ttl).await)
     });
     let next_run = move || params.with(|p| p.get("run").and_then(|r| r.parse::<u64>().ok()).unwrap_or(0) + 1);
 
@@ -73,7 +74,7 @@ where
             {move || result.get().map(|answer| match answer {
                 None => view! { <p class="muted">"Press the button to run the query."</p> }.into_any(),
                 Some(Ok(outcome)) => view! { <OutcomeView outcome/> }.into_any(),
-                Some(Err(message)) => view! { <div class="error-panel" role="alert" id="query-error">{message}</div> }.into_any(),
+                Some(Err(error)) => view! { <ErrorPanel error id="query-error"/> }.into_any(),
             })}
         </Transition>
     }
@@ -82,7 +83,7 @@ where
 #[component]
 fn OutcomeView(outcome: QueryOutcome) -> impl IntoView {
     view! {
-        <OutcomeSummary summary=outcome.summary/>
+        <OutcomeSummary summary=outcome.summary versus=outcome.versus/>
         <table class="rows">
             <thead><tr><th>"OBJECTID"</th><th>"Sentence"</th><th>"Title"</th><th>"Source"</th></tr></thead>
             <tbody>
@@ -96,25 +97,28 @@ fn OutcomeView(outcome: QueryOutcome) -> impl IntoView {
 
 /// Where the answer came from, how long it took, how many rows and how long the cached entry lives.
 #[component]
-pub fn OutcomeSummary(summary: AnswerSummary) -> impl IntoView {
+pub fn OutcomeSummary(summary: AnswerSummary, #[prop(default = None)] versus: Option<Versus>) -> impl IntoView {
     let AnswerSummary { source, hit, elapsed_us, ttl_remaining_s, row_count, cache_error } = summary;
     let (class, text) = match (&cache_error, source, hit) {
         (Some(why), _, _) => ("banner warn", format!("Cache unavailable ({why}): answered from MySQL.")),
-        (None, Source::Cache, true) => ("banner hit", "Cache hit: served from Redis, MySQL untouched.".to_string()),
-        (None, Source::Mysql, false) if ttl_remaining_s.is_some() => {
+        (None, QueryPath::Cache, true) => ("banner hit", "Cache hit: served from Redis, MySQL untouched.".to_string()),
+        (None, QueryPath::Mysql, false) if ttl_remaining_s.is_some() => {
             ("banner miss", "Cache miss: served from MySQL and stored in Redis.".to_string())
         }
         _ => ("banner mysql", "Served from MySQL.".to_string()),
     };
     let source = match source {
-        Source::Mysql => "mysql",
-        Source::Cache => "cache",
+        QueryPath::Mysql => "mysql",
+        QueryPath::Cache => "cache",
     };
     view! {
         <div class=class id="banner" role="status" data-hit=hit.to_string() data-source=source>{text}</div>
         <dl class="metrics">
             <dt>"Server time"</dt>
-            <dd id="elapsed" data-us=elapsed_us>{format_ms_2(elapsed_us)}</dd>
+            <dd>
+                <span id="elapsed" data-us=elapsed_us>{format_ms_2(elapsed_us)}</span>
+                {versus.map(|v| view! { <span class="vs" id="versus">{speedup_text(elapsed_us, v)}</span> })}
+            </dd>
             <dt>"Rows"</dt>
             <dd id="row-count">{row_count}</dd>
             <dt>"Cache TTL"</dt>
@@ -123,6 +127,18 @@ pub fn OutcomeSummary(summary: AnswerSummary) -> impl IntoView {
                 None => "—".into_any(),
             }}</dd>
         </dl>
+    }
+}
+
+/// "12.3× faster than the MySQL median (4.10 ms)": this answer against the other path's recent median.
+fn speedup_text(elapsed_us: u64, versus: Versus) -> String {
+    let median = format_ms_2(versus.median_us);
+    let other = versus.path.label();
+    let ratio = versus.median_us as f64 / elapsed_us.max(1) as f64;
+    if ratio >= 1.0 {
+        format!("{}× faster than the {other} median ({median})", one_decimal(ratio))
+    } else {
+        format!("{}× slower than the {other} median ({median})", one_decimal(1.0 / ratio))
     }
 }
 

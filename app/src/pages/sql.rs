@@ -3,34 +3,36 @@
 use leptos::prelude::*;
 
 use crate::model::{SqlOutcome, MAX_LIMIT, MAX_TTL_S};
-use crate::pages::error_text;
+use crate::error::AppError;
 use crate::pages::results::OutcomeSummary;
+use crate::pages::ErrorPanel;
 
 /// `cache` is the checkbox's "on" when ticked; `ttl` is text so an empty field means the default.
 #[server]
-pub async fn run_sql(sql: String, cache: Option<String>, ttl: Option<String>) -> Result<SqlOutcome, ServerFnError> {
-    use crate::model::validate_ttl;
-    use crate::server::articles::QueryFailure;
-    use crate::server::cache::{query_cache, query_mysql, Lookup};
-    use crate::server::respond::{app_state, query_failed};
-    use crate::server::sql_guard::check;
+pub async fn run_sql(sql: String, cache: Option<String>, ttl: Option<String>) -> Result<SqlOutcome, AppError> {
+    crate::error::answer(sql_outcome(sql, cache.is_some(), ttl)).await
+}
 
-    let state = app_state()?;
-    let invalid = |e: String| query_failed(QueryFailure::Invalid(e));
-    let guarded = check(&sql, &state.database_name(), MAX_LIMIT.into()).map_err(|r| invalid(r.0))?;
+#[cfg(feature = "ssr")]
+async fn sql_outcome(sql: String, cache: bool, ttl: Option<String>) -> Result<SqlOutcome, AppError> {
+    use crate::model::validate_ttl;
+    use crate::server::cache::{query_cache, query_mysql, Lookup};
+    use crate::server::query::sql_guard::check;
+
+    let state = crate::server::state::AppState::from_context()?;
+    let guarded = check(&sql, &state.database_name(), MAX_LIMIT.into()).map_err(|r| AppError::Invalid(r.0))?;
     let ttl = match ttl.as_deref().map(str::trim) {
         None | Some("") => None,
-        Some(t) => Some(t.parse::<u64>().map_err(|_| invalid(format!("TTL must be a whole number of seconds, got {t:?}")))?),
+        Some(t) => Some(t.parse::<u64>().map_err(|_| AppError::Invalid(format!("TTL must be a whole number of seconds, got {t:?}")))?),
     };
-    let answer = if cache.is_some() {
-        let ttl = validate_ttl(ttl, state.default_ttl_s).map_err(invalid)?;
+    let answer = if cache {
+        let ttl = validate_ttl(ttl, state.default_ttl_s).map_err(AppError::Invalid)?;
         query_cache(&state, Lookup::Sql(&guarded), ttl).await
     } else {
         query_mysql(&state, Lookup::Sql(&guarded)).await
-    }
-    .map_err(query_failed)?;
-    let objects: Vec<indexmap::IndexMap<String, serde_json::Value>> =
-        serde_json::from_slice(&answer.rows.json).map_err(|e| query_failed(QueryFailure::Internal(e.to_string())))?;
+    }?;
+    let objects: Vec<indexmap::IndexMap<String, serde_json::Value>> = serde_json::from_slice(&answer.rows.json)
+        .map_err(|e| AppError::Internal(format!("query failed: {e}")))?;
     let columns: Vec<String> = objects.first().map(|o| o.keys().cloned().collect()).unwrap_or_default();
     let rows = objects
         .into_iter()
@@ -60,11 +62,12 @@ pub fn SqlPage() -> impl IntoView {
             </p>
         </div>
         <ActionForm action=run>
+            <label for="sql">"SELECT statement"</label>
             <textarea name="sql" id="sql" rows="5" cols="80" spellcheck="false" maxlength="10000">
                 "select Source, count(*) as n from articles group by Source order by n desc"
             </textarea>
             <div class="form-row">
-                <label><input type="checkbox" name="cache" checked/> " Cache in Redis"</label>
+                <label class="check"><input type="checkbox" name="cache" checked/> " Cache in Redis"</label>
                 <label>"TTL (s) " <input name="ttl" type="number" min="1" max=MAX_TTL_S placeholder="default"/></label>
                 <button type="submit" id="run-sql">"Run"</button>
             </div>
@@ -72,7 +75,7 @@ pub fn SqlPage() -> impl IntoView {
         {move || run.pending().get().then(|| view! { <p class="muted">"Running…"</p> })}
         {move || run.value().get().map(|answer| match answer {
             Ok(outcome) => view! { <SqlResult outcome/> }.into_any(),
-            Err(e) => view! { <div class="error-panel" role="alert" id="query-error">{error_text(&e)}</div> }.into_any(),
+            Err(e) => view! { <ErrorPanel error=e id="query-error"/> }.into_any(),
         })}
     }
 }

@@ -1,13 +1,12 @@
 //! The `cachelens` command line.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
-pub use crate::server::settings::ConnectionArgs;
-use crate::server::settings::{resolve, Resolved};
+use crate::model::QueryPath;
+use crate::server::config::{resolve, ConnectionArgs, Resolved, ServeArgs};
 
 #[derive(Parser, Debug)]
 #[command(name = "cachelens", version, about = "Measure how much a Redis cache accelerates MySQL")]
@@ -37,13 +36,6 @@ pub enum Command {
     Bench(BenchArgs),
 }
 
-#[derive(Clone, Copy, Debug, clap::ValueEnum)]
-pub enum PathChoice {
-    Mysql,
-    Cache,
-    Both,
-}
-
 #[derive(Args, Debug)]
 pub struct BenchArgs {
     #[command(flatten)]
@@ -54,8 +46,9 @@ pub struct BenchArgs {
     /// Concurrent workers (1–64).
     #[arg(long, default_value_t = 8)]
     pub concurrency: u32,
-    #[arg(long, value_enum, default_value_t = PathChoice::Both)]
-    pub path: PathChoice,
+    /// The paths to measure, in this order.
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [QueryPath::Mysql, QueryPath::Cache])]
+    pub path: Vec<QueryPath>,
     /// Unrecorded requests per path first (for the cache path they fill Redis).
     #[arg(long, default_value_t = 10)]
     pub warmup: u32,
@@ -93,18 +86,6 @@ pub struct LoadDataArgs {
     /// Reload even when this exact source is already loaded.
     #[arg(long)]
     pub force: bool,
-}
-
-#[derive(Args, Debug)]
-pub struct ServeArgs {
-    /// Address to listen on.
-    #[arg(long, env = "CACHELENS_ADDR", default_value = "127.0.0.1:8008")]
-    pub addr: SocketAddr,
-    /// Folder holding the built site (pkg/cachelens.js, .wasm, .css and the public assets).
-    #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
-    pub site_root: String,
-    #[command(flatten)]
-    pub connections: ConnectionArgs,
 }
 
 pub async fn main() -> ExitCode {
@@ -149,7 +130,7 @@ fn arguments(mut args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
 }
 
 async fn load_data(args: LoadDataArgs, resolved: Resolved) -> Result<(), String> {
-    use crate::server::{csv_load, dataset, generate, progress::Progress};
+    use crate::server::loader::{csv_load, dataset, generate, progress::Progress};
 
     let path = match args.generate {
         Some(rows) => {
@@ -176,18 +157,13 @@ async fn load_data(args: LoadDataArgs, resolved: Resolved) -> Result<(), String>
 }
 
 async fn bench(args: BenchArgs, resolved: Resolved) -> Result<(), String> {
-    use crate::bench::{BenchPath, BenchSpec, BenchState};
-    use crate::server::bench_runner;
+    use crate::bench::{BenchSpec, BenchState};
+    use crate::server::bench;
 
-    let paths = match args.path {
-        PathChoice::Mysql => vec![BenchPath::Mysql],
-        PathChoice::Cache => vec![BenchPath::Cache],
-        PathChoice::Both => vec![BenchPath::Mysql, BenchPath::Cache],
-    };
-    let spec = BenchSpec { warmup: args.warmup, ttl: args.ttl, ..BenchSpec::new(args.iterations, args.concurrency, paths) };
-    let run = bench_runner::standalone(spec)?;
+    let spec = BenchSpec { warmup: args.warmup, ttl: args.ttl, ..BenchSpec::new(args.iterations, args.concurrency, args.path) };
+    let run = bench::standalone(spec)?;
     let state = crate::server::http::connect(&resolved).await?;
-    let task = tokio::spawn(bench_runner::execute(state, run.clone()));
+    let task = tokio::spawn(bench::execute(state, run.clone()));
     // Progress on stderr, so stdout holds only the result.
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
     while !task.is_finished() {

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use fred::prelude::*;
 use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
 
-use crate::pages::home::Probe;
+use crate::model::Probe;
 
 /// How long one probe may take before the service counts as down.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);

@@ -54,6 +54,16 @@ pub struct Metrics {
 }
 
 impl Metrics {
+    /// The latency histogram of answers that went `path`.
+    pub fn latency(&self, path: crate::stats::Outcome) -> &Histogram {
+        use crate::stats::Outcome::*;
+        match path {
+            Mysql => &self.mysql_latency,
+            Hit => &self.hit_latency,
+            Miss => &self.miss_latency,
+        }
+    }
+
     pub fn count_status(&self, status: u16) {
         match status {
             200..=299 => &self.http_responses_2xx,

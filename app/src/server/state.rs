@@ -1,19 +1,20 @@
 //! What every request handler and server function shares.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 
 use sqlx::mysql::MySqlPool;
 
-use crate::pages::home::{Probe, ServiceStatus};
+use crate::error::AppError;
+use crate::model::{Probe, ServiceStatus};
+use crate::server::bench::BenchRegistry;
+use crate::server::cache::breaker::Breaker;
+use crate::server::cache::single_flight::SingleFlight;
 use crate::server::connections::{probe_mysql, probe_redis};
-use crate::server::bench_runner::BenchRegistry;
-use crate::server::breaker::Breaker;
 use crate::server::metrics::Metrics;
 use crate::server::run_log::RunLog;
-use crate::stats::RunPath;
-use crate::server::settings::Resolved;
+use crate::stats::Outcome;
+use crate::server::config::Resolved;
 
 /// Cloned for every request (axum's `State`), so it is one reference count: the fields live in [`Shared`].
 #[derive(Clone)]
@@ -50,31 +51,16 @@ pub struct Shared {
     pub benches: Arc<BenchRegistry>,
     pub breaker: Arc<Breaker>,
     /// One gate per cache key being filled, so concurrent misses on a key run one MySQL query.
-    fills: FillGates,
+    pub fills: SingleFlight,
     status_checks: Arc<AtomicU64>,
 }
 
-type FillGates = Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>;
-
-/// Held while one request fills a key; dropping it lets the waiters in and forgets the gate.
-pub struct FillGuard {
-    fills: FillGates,
-    key: String,
-    gate: Arc<tokio::sync::Mutex<()>>,
-    _held: tokio::sync::OwnedMutexGuard<()>,
-}
-
-impl Drop for FillGuard {
-    fn drop(&mut self) {
-        let mut fills = self.fills.lock().expect("fill map");
-        // The map and this guard hold the gate; anyone else still waiting keeps it alive in the map.
-        if Arc::strong_count(&self.gate) <= 3 {
-            fills.remove(&self.key);
-        }
-    }
-}
-
 impl AppState {
+    /// The state a server function runs with (provided to every page render and server function call).
+    pub fn from_context() -> Result<Self, AppError> {
+        leptos::prelude::use_context().ok_or_else(|| AppError::Internal("server state is missing".into()).in_response())
+    }
+
     pub fn new(db: MySqlPool, redis: fred::clients::Pool, settings: &Resolved) -> Self {
         let o = db.connect_options();
         let database_identity = format!("{}:{}/{}", o.get_host(), o.get_port(), o.get_database().unwrap_or_default());
@@ -92,7 +78,7 @@ impl AppState {
             runs: Some(Arc::default()),
             benches: Arc::default(),
             breaker: Arc::default(),
-            fills: Arc::default(),
+            fills: SingleFlight::default(),
             status_checks: Arc::default(),
         }))
     }
@@ -102,22 +88,23 @@ impl AppState {
         Arc::make_mut(&mut self.0).sql_db = Some(pool);
     }
 
-    /// Waits until no other request of this process is filling `key`, then holds it.
-    pub async fn fill_gate(&self, key: &str) -> FillGuard {
-        let gate = self.fills.lock().expect("fill map").entry(key.to_string()).or_default().clone();
-        let held = gate.clone().lock_owned().await;
-        FillGuard { fills: self.fills.clone(), key: key.to_string(), gate, _held: held }
-    }
-
     /// The same state, recording nothing into the comparison log.
     pub fn without_run_log(&self) -> Self {
         Self(Arc::new(Shared { runs: None, ..Shared::clone(self) }))
     }
 
-    pub fn record_run(&self, path: RunPath, elapsed_us: u64) {
+    pub fn record_run(&self, path: Outcome, elapsed_us: u64) {
         if let Some(runs) = &self.runs {
             runs.record(path, elapsed_us);
         }
+    }
+
+    /// The median of `path` over its latest answers in the comparison record.
+    pub fn recent_median(&self, path: Outcome) -> Option<u64> {
+        /// How far back "recent" reaches, in answers of that path.
+        const RECENT: usize = 100;
+        let samples: Vec<u64> = self.runs.as_ref()?.latest_of(path, RECENT).iter().map(|r| r.elapsed_us).collect();
+        crate::stats::percentiles(&samples).map(|p| p.p50_us)
     }
 
     /// The database name custom SQL may read from.

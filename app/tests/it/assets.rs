@@ -4,7 +4,6 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use cachelens::server::settings::Resolved;
 
 use crate::support::*;
 
@@ -39,7 +38,7 @@ async fn pkg_files_are_served_from_their_gzip_copy_and_stale_copies_are_dropped(
     std::fs::write(pkg.join("cachelens.js.gz"), b"not the current file").unwrap();
     run(Command::new("touch").args(["-d", "1 hour ago"]).arg(pkg.join("cachelens.js.gz")));
 
-    let base = spawn_app_serving(Resolved::from_urls(&database_url(), &redis_url(), "cachelens-t-assets"), site.to_str().unwrap()).await;
+    let base = spawn_app_serving(settings_for(&database_url(), &redis_url(), "cachelens-t-assets"), site.to_str().unwrap()).await;
     let (encoding, vary, kind, body) = fetch(&base, "/pkg/cachelens.wasm", true).await;
     assert_eq!(encoding.as_deref(), Some("gzip"));
     assert!(vary.unwrap_or_default().to_lowercase().contains("accept-encoding"), "caches must keep both versions apart");

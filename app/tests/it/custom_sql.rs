@@ -1,8 +1,8 @@
 //! The custom SQL box against the real MariaDB: the benign corpus runs, the hostile corpus is refused before
 //! it reaches the server, and what does run is bounded (LIMIT, time, read-only user).
 
-use cachelens::server::settings::Resolved;
-use cachelens::server::sql_guard::read_corpus;
+
+use cachelens::server::query::sql_guard::check;
 
 use crate::support::*;
 
@@ -78,6 +78,17 @@ async fn bad_requests_get_a_reason_and_a_runaway_statement_is_stopped() {
     let body: serde_json::Value = response.json().await.unwrap();
     assert!(body["error"].as_str().unwrap().contains("body must be JSON"), "{body}");
 
+    // Past the body limit, and an unparsable path parameter: the same JSON shape as every other API error.
+    let huge = serde_json::json!({ "sql": format!("select 1 -- {}", "x".repeat(70 * 1024)) }).to_string();
+    let response = http().post(format!("{base}/api/query/sql")).body(huge).send().await.unwrap();
+    assert_eq!(response.status().as_u16(), 413);
+    let body: serde_json::Value = response.json().await.expect("a JSON answer to an oversized body");
+    assert!(body["error"].as_str().is_some_and(|e| !e.is_empty()), "{body}");
+    let response = http().get(format!("{base}/api/bench/not-a-number")).send().await.unwrap();
+    assert_eq!(response.status().as_u16(), 400);
+    let body: serde_json::Value = response.json().await.expect("a JSON answer to a bad path parameter");
+    assert!(body["error"].as_str().is_some_and(|e| !e.is_empty()), "{body}");
+
     let (status, body) = post_sql(&base, serde_json::json!({ "sql": "select nope from articles" })).await;
     assert_eq!(status, 400, "{body}");
     assert!(body["error"].as_str().unwrap().contains("nope"), "{body}");
@@ -100,7 +111,7 @@ async fn the_select_only_user_answers_custom_sql_and_cannot_write() {
     let db = loaded_database("sql_ro", 50).await;
     let ro = std::env::var("READONLY_DATABASE_URL").expect("scripts/services env sets READONLY_DATABASE_URL");
     let ro = format!("{}/{}", ro.rsplit_once('/').unwrap().0, db.rsplit_once('/').unwrap().1);
-    let mut settings = Resolved::from_urls(&db, &redis_url(), "cachelens-t-sqlro");
+    let mut settings = settings_for(&db, &redis_url(), "cachelens-t-sqlro");
     settings.sql_database_url = Some(ro.clone());
     let base = spawn_app_with(settings).await;
     let (status, body) = post_sql(&base, serde_json::json!({ "sql": "select current_user() as u", "cache": false })).await;
@@ -114,7 +125,7 @@ async fn the_select_only_user_answers_custom_sql_and_cannot_write() {
     assert_eq!(article_count(&db).await, 50);
 
     // Pointing the custom SQL user at another database is a configuration error, said at start.
-    let mut mismatched = Resolved::from_urls(&db, &redis_url(), "cachelens-t-sqlro");
+    let mut mismatched = settings_for(&db, &redis_url(), "cachelens-t-sqlro");
     mismatched.sql_database_url = Some(database_url_named("covid"));
     let err = cachelens::server::http::connect(&mismatched).await.err().expect("refused");
     assert!(err.contains("point both at one database") && !err.contains("cachelens-local"), "{err}");
@@ -126,7 +137,7 @@ async fn cachelens_sets_up_its_own_select_only_user_where_the_main_user_may() {
     // `covid\_%` pattern the per-test databases match.
     let db = database_url();
     let settings = || {
-        let mut s = Resolved::from_urls(&db, &redis_url(), "cachelens-t-sqlreader");
+        let mut s = settings_for(&db, &redis_url(), "cachelens-t-sqlreader");
         s.sql_readonly_user = Some("cachelens_t_reader".into());
         s
     };
@@ -140,10 +151,31 @@ async fn cachelens_sets_up_its_own_select_only_user_where_the_main_user_may() {
 
     // A main user without the right to create users: custom SQL still answers, as that user.
     let ro = std::env::var("READONLY_DATABASE_URL").unwrap();
-    let mut limited = Resolved::from_urls(&ro, &redis_url(), "cachelens-t-sqlreader2");
+    let mut limited = settings_for(&ro, &redis_url(), "cachelens-t-sqlreader2");
     limited.sql_readonly_user = Some("cachelens_t_reader2".into());
     let base = spawn_app_with(limited).await;
     let (status, body) = post_sql(&base, serde_json::json!({ "sql": "select current_user() as u", "cache": false })).await;
     assert_eq!(status, 200, "{body}");
     assert!(body["rows"][0]["u"].as_str().unwrap().starts_with("cachelens_ro@"), "{body}");
+}
+
+// The guard alone, on the corpora: no server needed.
+#[test]
+fn hostile_corpus_is_refused_with_a_reason() {
+    let cases = read_corpus(include_str!("../sql/hostile.sql"));
+    assert!(cases.len() >= 150, "only {} hostile cases", cases.len());
+    let accepted: Vec<_> = cases.iter().filter_map(|c| check(c, "covid", 5000).ok().map(|g| (c, g.sql))).collect();
+    assert!(accepted.is_empty(), "hostile statements accepted: {accepted:#?}");
+    for case in &cases {
+        let why = check(case, "covid", 5000).unwrap_err().0;
+        assert!(why.len() > 10, "refusal without a reason for {case:?}: {why:?}");
+    }
+}
+
+#[test]
+fn benign_corpus_is_accepted() {
+    let cases = read_corpus(include_str!("../sql/benign.sql"));
+    assert!(cases.len() >= 30, "only {} benign cases", cases.len());
+    let refused: Vec<_> = cases.iter().filter_map(|c| check(c, "covid", 5000).err().map(|r| (c, r.0))).collect();
+    assert!(refused.is_empty(), "benign statements refused: {refused:#?}");
 }

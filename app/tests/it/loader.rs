@@ -2,9 +2,9 @@
 
 use std::path::Path;
 
-use cachelens::server::csv_load::{load_csv, LoadReport};
-use cachelens::server::dataset::{connect_creating, current_record};
-use cachelens::server::progress::Progress;
+use cachelens::server::loader::csv_load::{load_csv, LoadReport};
+use cachelens::server::loader::dataset::{connect_creating, current_record};
+use cachelens::server::loader::progress::Progress;
 use sqlx::{MySqlPool, Row};
 
 use crate::support::*;

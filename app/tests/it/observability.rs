@@ -90,7 +90,7 @@ async fn pages_carry_security_headers_and_big_bodies_are_refused() {
 async fn with_the_fill_lock_two_instances_run_one_mysql_query_between_them() {
     let db = loaded_database("filllock", 3000).await;
     let instance = || {
-        let mut settings = cachelens::server::settings::Resolved::from_urls(&db, &redis_url(), "cachelens-t-filllock");
+        let mut settings = settings_for(&db, &redis_url(), "cachelens-t-filllock");
         settings.fill_lock = true;
         spawn_app_with(settings)
     };

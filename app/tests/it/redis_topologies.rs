@@ -5,7 +5,6 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use cachelens::server::settings::Resolved;
 use serde_json::Value;
 
 use crate::support::*;
@@ -22,7 +21,7 @@ fn services(args: &[&str]) {
 
 async fn app(redis_url: &str, ca: Option<PathBuf>, prefix: &str, rows: u64) -> String {
     let db = loaded_database(&format!("topo_{}", prefix.replace('-', "_")), rows).await;
-    let mut settings = Resolved::from_urls(&db, redis_url, prefix);
+    let mut settings = settings_for(&db, redis_url, prefix);
     settings.redis_ca_file = ca;
     spawn_app_with(settings).await
 }

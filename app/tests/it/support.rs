@@ -6,7 +6,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use cachelens::server::settings::Resolved;
+use cachelens::server::config::{Origin, Resolved, Setting, DEFAULT_DB_POOL, DEFAULT_REDIS_POOL, DEFAULT_TTL_S};
 use leptos::prelude::LeptosOptions;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -50,13 +50,13 @@ pub async fn loaded_database(name: &str, rows: u64) -> String {
     let url = fresh_database(name).await;
     let csv = temp_path(&format!("{name}.csv"));
     let mut file = std::fs::File::create(&csv).unwrap();
-    cachelens::server::generate::write_articles(&mut file, rows, 99).unwrap();
-    let db = cachelens::server::dataset::connect_creating(&url).await.unwrap();
-    let report = cachelens::server::csv_load::load_csv(
+    cachelens::server::loader::generate::write_articles(&mut file, rows, 99).unwrap();
+    let db = cachelens::server::loader::dataset::connect_creating(&url).await.unwrap();
+    let report = cachelens::server::loader::csv_load::load_csv(
         &db,
         &csv,
         false,
-        &mut cachelens::server::progress::Progress::Silent,
+        &mut cachelens::server::loader::progress::Progress::Silent,
     )
     .await
     .unwrap();
@@ -207,9 +207,29 @@ pub fn with_port(url: &str, port: u16) -> String {
     url.replacen(&addr.to_string(), &format!("127.0.0.1:{port}"), 1)
 }
 
+/// Settings for plain URLs, every tuning setting at its default.
+pub fn settings_for(database_url: &str, redis_url: &str, cache_prefix: &str) -> Resolved {
+    let given = |v: &str| Setting { value: v.to_string(), origin: Origin::Default };
+    Resolved {
+        database_url: given(database_url),
+        redis_url: given(redis_url),
+        redis_ca_file: None,
+        region: None,
+        stack_name: None,
+        db_pool: DEFAULT_DB_POOL,
+        redis_pool: DEFAULT_REDIS_POOL,
+        cache_prefix: cache_prefix.into(),
+        cache_ttl: DEFAULT_TTL_S,
+        ttl_jitter: 0,
+        fill_lock: false,
+        sql_database_url: None,
+        sql_readonly_user: None,
+    }
+}
+
 /// Serves the real router in this process on an ephemeral port; returns its base URL.
 pub async fn spawn_app(database_url: &str, redis_url: &str, prefix: &str) -> String {
-    spawn_app_with(Resolved::from_urls(database_url, redis_url, prefix)).await
+    spawn_app_with(settings_for(database_url, redis_url, prefix)).await
 }
 
 pub async fn spawn_app_with(settings: Resolved) -> String {
@@ -253,4 +273,29 @@ where
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// The test corpora (`app/tests/sql/*.sql`): one statement per line, `//` lines are notes, `\n` stands for a
+/// newline and `\u{XXXX}` for any character, so control characters and odd whitespace can be written down.
+pub fn read_corpus(text: &str) -> Vec<String> {
+    let unescape = |line: &str| {
+        let mut out = String::new();
+        let mut chars = line.chars().peekable();
+        while let Some(c) = chars.next() {
+            match (c, chars.peek()) {
+                ('\\', Some('u')) => {
+                    chars.next();
+                    let hex: String = chars.by_ref().skip(1).take_while(|&c| c != '}').collect();
+                    out.push(u32::from_str_radix(&hex, 16).ok().and_then(char::from_u32).expect("\\u{hex} in a corpus"));
+                }
+                ('\\', Some('n')) => {
+                    chars.next();
+                    out.push('\n');
+                }
+                _ => out.push(c),
+            }
+        }
+        out
+    };
+    text.lines().filter(|l| !l.trim().is_empty() && !l.starts_with("//")).map(unescape).collect()
 }

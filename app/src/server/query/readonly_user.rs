@@ -8,7 +8,6 @@ use percent_encoding::percent_decode_str;
 use sha2::{Digest, Sha256};
 use sqlx::mysql::{MySqlPool, MySqlPoolOptions};
 
-use crate::server::cache::hex;
 use crate::server::connections::redact_error;
 
 /// Creates `user` if needed, sets its password, grants it SELECT on the main connection's database and
@@ -42,10 +41,8 @@ pub async fn provision(main: &MySqlPool, main_url: &str, user: &str) -> Result<M
 
 /// 32 hex characters from the main password, the purpose and the user name.
 fn derived_password(main_url: &str, user: &str) -> Option<String> {
-    let rest = main_url.split_once("://")?.1;
-    let authority = &rest[..rest.find('/').unwrap_or(rest.len())];
-    let userinfo = authority.rsplit_once('@')?.0;
-    let password = percent_decode_str(userinfo.split_once(':')?.1).decode_utf8().ok()?;
+    let url = url::Url::parse(main_url).ok()?;
+    let password = percent_decode_str(url.password()?).decode_utf8().ok()?;
     if password.is_empty() {
         return None;
     }
@@ -54,7 +51,7 @@ fn derived_password(main_url: &str, user: &str) -> Option<String> {
         h.update(part);
         h.update([0]);
     }
-    Some(hex(&h.finalize()[..16]))
+    Some(hex::encode(&h.finalize()[..16]))
 }
 
 #[cfg(test)]

@@ -2,12 +2,12 @@
 //!
 //! `GET /api/query/mysql?term=&limit=`, `GET /api/query/cache?term=&limit=&ttl=`, `POST /api/cache/delete`,
 //! `POST /api/query/sql` with `{"sql": "…", "cache": true, "ttl": 60}`.
-//! Errors are `{"error": "…"}` with 400 for a bad parameter and 503 when a service is down.
+//! Errors are [`AppError`]s: `{"error": "…"}` with 400 for a bad parameter and 503 when a service is down.
 
 use axum::{
     body::Body,
     extract::{Query, State},
-    http::{header, StatusCode},
+    http::header,
     response::{IntoResponse, Response},
     routing::{get, post},
     Json, Router,
@@ -15,8 +15,8 @@ use axum::{
 use bytes::Bytes;
 use serde::Deserialize;
 
+use crate::error::{AppError, AppResult};
 use crate::model::{validate_ttl, ArticleQuery};
-use crate::server::articles::QueryFailure;
 use crate::server::cache::{self, Answer, Lookup};
 use crate::server::state::AppState;
 
@@ -38,18 +38,18 @@ struct QueryParams {
 }
 
 impl QueryParams {
-    fn article_query(&self) -> Result<ArticleQuery, QueryFailure> {
+    fn article_query(&self) -> AppResult<ArticleQuery> {
         let limit = parse_number("limit", self.limit.as_deref())?;
-        ArticleQuery::new(self.term.as_deref(), limit).map_err(QueryFailure::Invalid)
+        ArticleQuery::new(self.term.as_deref(), limit).map_err(AppError::Invalid)
     }
 
-    fn ttl(&self, default: u64) -> Result<u64, QueryFailure> {
-        validate_ttl(parse_number("ttl", self.ttl.as_deref())?, default).map_err(QueryFailure::Invalid)
+    fn ttl(&self, default: u64) -> AppResult<u64> {
+        validate_ttl(parse_number("ttl", self.ttl.as_deref())?, default).map_err(AppError::Invalid)
     }
 }
 
-fn parse_number<T: std::str::FromStr>(name: &str, raw: Option<&str>) -> Result<Option<T>, QueryFailure> {
-    raw.map(|r| r.trim().parse::<T>().map_err(|_| QueryFailure::Invalid(format!("{name} must be a whole number, got {r:?}"))))
+fn parse_number<T: std::str::FromStr>(name: &str, raw: Option<&str>) -> AppResult<Option<T>> {
+    raw.map(|r| r.trim().parse::<T>().map_err(|_| AppError::Invalid(format!("{name} must be a whole number, got {r:?}"))))
         .transpose()
 }
 
@@ -82,11 +82,11 @@ fn yes() -> bool {
 async fn query_sql(State(state): State<AppState>, body: axum::body::Bytes) -> Response {
     let answer = async {
         let request: SqlRequest = serde_json::from_slice(&body)
-            .map_err(|e| QueryFailure::Invalid(format!("body must be JSON {{\"sql\": \"…\", \"cache\": true, \"ttl\": 60}}: {e}")))?;
-        let guarded = crate::server::sql_guard::check(&request.sql, &state.database_name(), crate::model::MAX_LIMIT.into())
-            .map_err(|r| QueryFailure::Invalid(r.0))?;
+            .map_err(|e| AppError::Invalid(format!("body must be JSON {{\"sql\": \"…\", \"cache\": true, \"ttl\": 60}}: {e}")))?;
+        let guarded = crate::server::query::sql_guard::check(&request.sql, &state.database_name(), crate::model::MAX_LIMIT.into())
+            .map_err(|r| AppError::Invalid(r.0))?;
         if request.cache {
-            let ttl = validate_ttl(request.ttl, state.default_ttl_s).map_err(QueryFailure::Invalid)?;
+            let ttl = validate_ttl(request.ttl, state.default_ttl_s).map_err(AppError::Invalid)?;
             cache::query_cache(&state, Lookup::Sql(&guarded), ttl).await
         } else {
             cache::query_mysql(&state, Lookup::Sql(&guarded)).await
@@ -95,17 +95,14 @@ async fn query_sql(State(state): State<AppState>, body: axum::body::Bytes) -> Re
     respond(answer.await)
 }
 
-async fn delete_cache(State(state): State<AppState>) -> Response {
-    match cache::delete_cached(&state).await {
-        Ok(deleted) => Json(serde_json::json!({ "deleted": deleted })).into_response(),
-        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e),
-    }
+async fn delete_cache(State(state): State<AppState>) -> AppResult<Json<serde_json::Value>> {
+    Ok(Json(serde_json::json!({ "deleted": cache::delete_cached(&state).await? })))
 }
 
-fn respond(answer: Result<Answer, QueryFailure>) -> Response {
+fn respond(answer: AppResult<Answer>) -> Response {
     let answer = match answer {
         Ok(a) => a,
-        Err(f) => return error(StatusCode::from_u16(f.status()).expect("valid status"), f.message()),
+        Err(e) => return e.into_response(),
     };
     // The rows are already JSON (straight from Redis on a hit): sent as they are, between the summary and
     // the closing brace, never parsed or copied.
@@ -140,6 +137,3 @@ impl http_body::Body for Chunks {
     }
 }
 
-pub fn error(status: StatusCode, message: String) -> Response {
-    (status, Json(serde_json::json!({ "error": message }))).into_response()
-}

@@ -11,8 +11,9 @@ use sqlx::types::time;
 use futures::future::BoxFuture;
 use sqlx::{Column, Row, TypeInfo, ValueRef};
 
-use crate::server::articles::{classify, QueryFailure, RowsJson};
-use crate::server::sql_guard::GuardedSql;
+use crate::error::{AppError, AppResult};
+use crate::server::query::articles::RowsJson;
+use crate::server::query::sql_guard::GuardedSql;
 use crate::server::state::AppState;
 
 /// The server stops a custom statement after this long (max_statement_time / max_execution_time).
@@ -25,18 +26,18 @@ type JsonRow = IndexMap<String, Value>;
 
 /// Boxed so that the server functions awaiting it stay `Send`: without the box the compiler cannot prove it
 /// for this future's borrows of the pooled connection.
-pub fn fetch<'a>(state: &'a AppState, guarded: &'a GuardedSql) -> BoxFuture<'a, Result<RowsJson, QueryFailure>> {
+pub fn fetch<'a>(state: &'a AppState, guarded: &'a GuardedSql) -> BoxFuture<'a, AppResult<RowsJson>> {
     let pool = state.sql_db.clone().unwrap_or_else(|| state.db.clone());
     Box::pin(fetch_inner(pool, &state.sql_server_is_mariadb, &guarded.sql))
 }
 
-async fn fetch_inner(pool: sqlx::MySqlPool, is_mariadb: &OnceLock<bool>, sql: &str) -> Result<RowsJson, QueryFailure> {
-    let mut conn = pool.acquire().await.map_err(classify)?;
+async fn fetch_inner(pool: sqlx::MySqlPool, is_mariadb: &OnceLock<bool>, sql: &str) -> AppResult<RowsJson> {
+    let mut conn = pool.acquire().await?;
     // The time-limit variable differs between MariaDB and MySQL; the server is asked once per process.
     let mariadb = match is_mariadb.get() {
         Some(&known) => known,
         None => {
-            let version = sqlx::query_scalar::<_, String>("SELECT VERSION()").fetch_one(&mut *conn).await.map_err(classify)?;
+            let version = sqlx::query_scalar::<_, String>("SELECT VERSION()").fetch_one(&mut *conn).await?;
             *is_mariadb.get_or_init(|| version.contains("MariaDB"))
         }
     };
@@ -45,11 +46,11 @@ async fn fetch_inner(pool: sqlx::MySqlPool, is_mariadb: &OnceLock<bool>, sql: &s
     let steps = async {
         // The statement inside a READ ONLY transaction with the server's own time limit, both undone
         // afterwards so the pooled connection goes back as it came.
-        sqlx::query(&format!("SET SESSION {limit_var} = {limit_value}")).execute(&mut *conn).await.map_err(classify)?;
-        sqlx::query("START TRANSACTION READ ONLY").execute(&mut *conn).await.map_err(classify)?;
+        sqlx::query(&format!("SET SESSION {limit_var} = {limit_value}")).execute(&mut *conn).await?;
+        sqlx::query("START TRANSACTION READ ONLY").execute(&mut *conn).await?;
         let rows = sqlx::query(sql).persistent(false).fetch_all(&mut *conn).await;
-        sqlx::query("ROLLBACK").execute(&mut *conn).await.map_err(classify)?;
-        sqlx::query(&format!("SET SESSION {limit_var} = DEFAULT")).execute(&mut *conn).await.map_err(classify)?;
+        sqlx::query("ROLLBACK").execute(&mut *conn).await?;
+        sqlx::query(&format!("SET SESSION {limit_var} = DEFAULT")).execute(&mut *conn).await?;
         rows.map_err(refused_by_server)
     };
     let rows = match tokio::time::timeout(CLIENT_TIMEOUT, steps).await {
@@ -57,29 +58,29 @@ async fn fetch_inner(pool: sqlx::MySqlPool, is_mariadb: &OnceLock<bool>, sql: &s
         Err(_) => {
             // The statement may still be running on this connection: never hand it back to the pool.
             drop(conn.detach());
-            return Err(QueryFailure::DatabaseDown(format!("no answer within {CLIENT_TIMEOUT:?}")));
+            return Err(AppError::DatabaseDown(format!("no answer within {CLIENT_TIMEOUT:?}")));
         }
     };
     let json: Vec<JsonRow> = rows.iter().map(row_to_json).collect();
-    let bytes = serde_json::to_vec(&json).map_err(|e| QueryFailure::Internal(e.to_string()))?;
+    let bytes = serde_json::to_vec(&json).map_err(|e| AppError::Internal(format!("query failed: {e}")))?;
     Ok(RowsJson { count: json.len(), json: Bytes::from(bytes) })
 }
 
 /// The server refused or stopped the statement itself (a typo in a column name, the time limit): that is the
 /// user's to fix, so it is a 400 with the server's words, not a 503.
-fn refused_by_server(e: sqlx::Error) -> QueryFailure {
+fn refused_by_server(e: sqlx::Error) -> AppError {
     match &e {
         sqlx::Error::Database(db) => {
             let message = db.message();
             if message.contains("max_statement_time") || message.contains("maximum statement execution time") {
-                QueryFailure::Invalid(format!("the statement ran longer than {STATEMENT_TIME_LIMIT:?} and was stopped"))
+                AppError::Invalid(format!("the statement ran longer than {STATEMENT_TIME_LIMIT:?} and was stopped"))
             } else if db.code().as_deref() == Some("42S02") || db.code().as_deref() == Some("42S22") || db.code().as_deref() == Some("42000") {
-                QueryFailure::Invalid(format!("MySQL refused the statement: {message}"))
+                AppError::Invalid(format!("MySQL refused the statement: {message}"))
             } else {
-                classify(e)
+                AppError::from(e)
             }
         }
-        _ => classify(e),
+        _ => AppError::from(e),
     }
 }
 

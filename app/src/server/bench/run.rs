@@ -1,5 +1,5 @@
-//! Benchmark runs: the same cache and MySQL code paths the pages use, driven by N concurrent workers and
-//! recorded into HDR histograms. Runs are kept (the last few) so the page and the API can list them.
+//! A benchmark run's record (HDR histograms per path, progress, cancellation) and the registry that keeps the
+//! last few for the page and the API. No I/O here: [`super::execute`] drives a run.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
@@ -8,33 +8,32 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use hdrhistogram::Histogram;
 
-use crate::bench::{BenchPath, BenchReport, BenchSpec, BenchState, PathReport};
-use crate::model::ArticleQuery;
-use crate::server::cache::{self, Lookup};
-use crate::server::state::AppState;
+use crate::bench::{BenchReport, BenchSpec, BenchState, PathReport};
+use crate::model::QueryPath;
+use crate::error::AppError;
 use crate::stats::Percentiles;
 
 /// Finished runs kept for the list.
 const KEEP: usize = 20;
 /// Highest latency a histogram records (60 s, in µs); slower answers are clamped to it.
-const MAX_TRACKED_US: u64 = 60_000_000;
+pub(super) const MAX_TRACKED_US: u64 = 60_000_000;
 
-struct PathProgress {
-    path: BenchPath,
-    done: AtomicU64,
-    errors: AtomicU64,
-    last_error: Mutex<Option<String>>,
-    histogram: Mutex<Histogram<u64>>,
+pub(super) struct PathProgress {
+    pub(super) path: QueryPath,
+    pub(super) done: AtomicU64,
+    pub(super) errors: AtomicU64,
+    pub(super) last_error: Mutex<Option<String>>,
+    pub(super) histogram: Mutex<Histogram<u64>>,
 }
 
 pub struct BenchRun {
     pub id: u64,
-    spec: BenchSpec,
+    pub(super) spec: BenchSpec,
     started: Instant,
     started_at_ms: u64,
-    cancel: AtomicBool,
+    pub(super) cancel: AtomicBool,
     state: Mutex<(BenchState, Option<String>, Option<Duration>)>,
-    paths: Vec<PathProgress>,
+    pub(super) paths: Vec<PathProgress>,
     finished: tokio::sync::watch::Sender<bool>,
 }
 
@@ -93,7 +92,7 @@ impl BenchRun {
         }
     }
 
-    fn finish(&self, state: BenchState, error: Option<String>) {
+    pub(super) fn finish(&self, state: BenchState, error: Option<String>) {
         *self.state.lock().expect("bench state") = (state, error, Some(self.started.elapsed()));
         self.finished.send_replace(true);
     }
@@ -138,27 +137,20 @@ pub struct BenchRegistry {
     next_id: AtomicU64,
 }
 
-/// Why a run could not start.
-pub enum StartError {
-    Invalid(String),
-    /// Another run is in progress: two at once would measure each other.
-    Busy(u64),
-}
-
 impl BenchRegistry {
-    /// Checks the spec and starts the run in the background.
-    pub fn start(&self, state: &AppState, spec: BenchSpec) -> Result<Arc<BenchRun>, StartError> {
-        let spec = spec.validated().map_err(StartError::Invalid)?;
+    /// Checks the spec and registers a new run; another run in progress is a conflict, since two at once
+    /// would measure each other.
+    pub fn register(&self, spec: BenchSpec) -> Result<Arc<BenchRun>, AppError> {
+        let spec = spec.validated().map_err(AppError::Invalid)?;
         let mut runs = self.runs.lock().expect("bench registry");
         if let Some(running) = runs.iter().find(|r| r.report().state == BenchState::Running) {
-            return Err(StartError::Busy(running.id));
+            return Err(AppError::Conflict(format!("benchmark {} is still running: wait for it or cancel it", running.id)));
         }
         let run = Arc::new(BenchRun::new(self.next_id.fetch_add(1, Relaxed) + 1, spec));
         if runs.len() == KEEP {
             runs.pop_front();
         }
         runs.push_back(run.clone());
-        tokio::spawn(execute(state.clone(), run.clone()));
         Ok(run)
     }
 
@@ -177,67 +169,12 @@ pub fn standalone(spec: BenchSpec) -> Result<Arc<BenchRun>, String> {
     Ok(Arc::new(BenchRun::new(1, spec.validated()?)))
 }
 
-/// Runs every path of `run` in turn and records the outcome into it.
-pub async fn execute(state: AppState, run: Arc<BenchRun>) {
-    // Benchmark traffic would drown the comparison page's own record.
-    let state = state.without_run_log();
-    let query = match ArticleQuery::new(Some(&run.spec.term), Some(run.spec.limit)) {
-        Ok(q) => q,
-        Err(e) => return run.finish(BenchState::Failed, Some(e)),
-    };
-    for (i, progress) in run.paths.iter().enumerate() {
-        for _ in 0..run.spec.warmup {
-            if run.cancel.load(Relaxed) {
-                break;
-            }
-            let _ = one(&state, progress.path, &query, run.spec.ttl).await;
-        }
-        let next = Arc::new(AtomicU64::new(0));
-        let workers: Vec<_> = (0..run.spec.concurrency)
-            .map(|_| {
-                let (state, run, next, query) = (state.clone(), run.clone(), next.clone(), query.clone());
-                tokio::spawn(async move {
-                    let progress = &run.paths[i];
-                    while !run.cancel.load(Relaxed) && next.fetch_add(1, Relaxed) < run.spec.iterations.into() {
-                        match one(&state, progress.path, &query, run.spec.ttl).await {
-                            Ok(us) => {
-                                let _ = progress.histogram.lock().expect("histogram").record(us.clamp(1, MAX_TRACKED_US));
-                            }
-                            Err(e) => {
-                                progress.errors.fetch_add(1, Relaxed);
-                                *progress.last_error.lock().expect("last error") = Some(e);
-                            }
-                        }
-                        progress.done.fetch_add(1, Relaxed);
-                    }
-                })
-            })
-            .collect();
-        for worker in workers {
-            if let Err(e) = worker.await {
-                return run.finish(BenchState::Failed, Some(format!("a benchmark worker stopped: {e}")));
-            }
-        }
-    }
-    let report = run.report();
-    let answered: u64 = report.paths.iter().map(|p| p.stats.map_or(0, |s| s.count)).sum();
-    let state = if run.cancel.load(Relaxed) {
-        (BenchState::Cancelled, None)
-    } else if answered == 0 {
-        let why = report.paths.iter().find_map(|p| p.last_error.clone()).unwrap_or_else(|| "no request succeeded".into());
-        (BenchState::Failed, Some(why))
-    } else {
-        (BenchState::Done, None)
-    };
-    run.finish(state.0, state.1);
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn progress_of(samples: impl Iterator<Item = u64>) -> PathReport {
-        let run = BenchRun::new(1, BenchSpec::new(1, 1, vec![BenchPath::Mysql]));
+        let run = BenchRun::new(1, BenchSpec::new(1, 1, vec![QueryPath::Mysql]));
         let mut h = run.paths[0].histogram.lock().unwrap();
         for s in samples {
             h.record(s).unwrap();
@@ -265,11 +202,3 @@ mod tests {
     }
 }
 
-/// One request on `path`, returning its server-side time.
-async fn one(state: &AppState, path: BenchPath, query: &ArticleQuery, ttl: u64) -> Result<u64, String> {
-    let answer = match path {
-        BenchPath::Mysql => cache::query_mysql(state, Lookup::Articles(query)).await,
-        BenchPath::Cache => cache::query_cache(state, Lookup::Articles(query), ttl).await,
-    };
-    answer.map(|a| a.elapsed_us).map_err(|f| f.message())
-}

@@ -78,17 +78,16 @@ fn unreachable(e: sqlx::Error) -> String {
     format!("cannot connect to MySQL: {}", redact_error(e))
 }
 
-/// `mysql://u:p@h:3306/db?x=y` → `mysql://u:p@h:3306/?x=y`
+/// `mysql://u:p@h:3306/db?x=y` → `mysql://u:p@h:3306/?x=y`. A URL that does not parse is left for the
+/// connection options to refuse with their own message.
 fn strip_database(url: &str) -> String {
-    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
-    let authority_start = base.find("://").map_or(0, |i| i + 3);
-    let path_start = base[authority_start..].find('/').map_or(base.len(), |i| authority_start + i);
-    let mut out = format!("{}/", &base[..path_start]);
-    if let Some(q) = query {
-        out.push('?');
-        out.push_str(q);
+    match url::Url::parse(url) {
+        Ok(mut parsed) => {
+            parsed.set_path("/");
+            parsed.to_string()
+        }
+        Err(_) => url.to_string(),
     }
-    out
 }
 
 pub async fn table_exists(db: &MySqlPool, name: &str) -> Result<bool, String> {

@@ -13,8 +13,8 @@ use sqlx::mysql::MySqlPool;
 use sqlx::QueryBuilder;
 
 use crate::server::connections::redact_error;
-use crate::server::dataset::{self, COLUMNS, STAGING};
-use crate::server::progress::Progress;
+use crate::server::loader::dataset::{self, COLUMNS, STAGING};
+use crate::server::loader::progress::Progress;
 
 /// Rows per INSERT: 13 parameters a row stays well under MySQL's 65 535 placeholders, and statements this
 /// size amortise the round trip.

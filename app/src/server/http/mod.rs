@@ -1,4 +1,10 @@
-//! The axum router: Leptos pages and server functions, static files and the JSON endpoints.
+//! The axum router: Leptos pages and server functions, static files and the JSON endpoints, each module with
+//! its own routes, merged here; the one place requests enter.
+
+pub mod api;
+pub mod assets;
+pub mod bench_api;
+mod csp;
 
 use axum::{
     extract::{Request, State},
@@ -15,8 +21,8 @@ use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 
 use crate::app::{shell, App};
-use crate::server::cli::ServeArgs;
-use crate::server::settings::Resolved;
+use crate::error::AppError;
+use crate::server::config::{Resolved, ServeArgs};
 use crate::server::connections::{mysql_pool, redis_pool};
 use crate::server::state::AppState;
 
@@ -39,7 +45,7 @@ pub async fn connect(c: &Resolved) -> Result<AppState, String> {
         }
         state.set_sql_db(sql_db);
     } else if let Some(user) = c.sql_readonly_user.as_deref() {
-        match crate::server::readonly_user::provision(&state.db, &c.database_url.value, user).await {
+        match crate::server::query::readonly_user::provision(&state.db, &c.database_url.value, user).await {
             Ok(pool) => state.set_sql_db(pool),
             Err(e) => tracing::warn!(
                 "custom SQL runs as the main user (still read-only and checked): could not set up the SELECT-only user {user}: {e}"
@@ -76,11 +82,11 @@ pub fn router(state: AppState, options: LeptosOptions) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .with_state(state.clone())
-        .merge(crate::server::api::routes(state.clone()))
-        .merge(crate::server::bench_api::routes(state.clone()));
+        .merge(crate::server::http::api::routes(state.clone()))
+        .merge(crate::server::http::bench_api::routes(state.clone()));
     let pkg_dir = std::path::Path::new(&*options.site_root).join(&*options.site_pkg_dir);
     let pages = Router::new()
-        .nest_service(&format!("/{}", options.site_pkg_dir), crate::server::assets::pkg_routes(pkg_dir))
+        .nest_service(&format!("/{}", options.site_pkg_dir), crate::server::http::assets::pkg_routes(pkg_dir))
         .leptos_routes_with_context(
             &options,
             routes,
@@ -90,10 +96,10 @@ pub fn router(state: AppState, options: LeptosOptions) -> Router {
             },
             {
                 let options = options.clone();
-                move || shell(options.clone())
+                move || page(options.clone())
             },
         )
-        .fallback(leptos_axum::file_and_error_handler(shell))
+        .fallback(leptos_axum::file_and_error_handler(page))
         .with_state(options);
     api.merge(pages)
         .layer(axum::middleware::from_fn_with_state(state, count_responses))
@@ -102,30 +108,42 @@ pub fn router(state: AppState, options: LeptosOptions) -> Router {
         // (the default predicate), and /pkg files already carry their encoding.
         .layer(CompressionLayer::new().quality(CompressionLevel::Fastest))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(64 * 1024))
+        // Outside the body limit, so its 413 gets the JSON shape too.
+        .layer(axum::middleware::from_fn(json_api_rejections))
         .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
         .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
         .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
-        .layer(SetResponseHeaderLayer::if_not_present(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP)))
+        .layer(SetResponseHeaderLayer::if_not_present(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(csp::CSP)))
 }
 
-/// Only this origin: no CDN, no third party, no inline script. Pages replace it with [`page_csp`], which
-/// lets in their own inline scripts by nonce.
-const CSP: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline'; \
-                   img-src 'self' data:; connect-src 'self' ws://127.0.0.1:*; frame-ancestors 'none'; base-uri 'self'; \
-                   form-action 'self'";
-
-/// A server-rendered page's policy: Leptos's hydration bootstrap and streamed resources are inline scripts
-/// carrying this response's nonce, and the page compiles the WASM itself.
-fn page_csp(nonce: &str) -> String {
-    CSP.replacen("script-src 'self'", &format!("script-src 'self' 'nonce-{nonce}'"), 1)
+/// A page: the app's shell, with the policy that lets in its inline scripts by this response's nonce.
+fn page(options: LeptosOptions) -> impl IntoView {
+    csp::set_page_csp();
+    shell(options)
 }
 
-/// Called while a page renders: puts the nonce Leptos gave its inline scripts into the page's CSP header.
-pub fn set_page_csp() {
-    if let (Some(nonce), Some(response)) = (leptos::nonce::use_nonce(), use_context::<leptos_axum::ResponseOptions>()) {
-        if let Ok(value) = HeaderValue::from_str(&page_csp(&nonce.to_string())) {
-            response.insert_header(header::CONTENT_SECURITY_POLICY, value);
-        }
+/// Under /api every error is `{"error": "…"}`: axum's extractor rejections and the body limit answer plain text,
+/// which this rewrites through [`AppError`] with the same status.
+async fn json_api_rejections(request: Request, next: Next) -> Response {
+    let api = request.uri().path().starts_with("/api/");
+    let response = next.run(request).await;
+    let is_json = response.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !api || is_json || !(response.status().is_client_error() || response.status().is_server_error()) {
+        return response;
+    }
+    let status = response.status();
+    let (parts, body) = response.into_parts();
+    let Ok(body) = axum::body::to_bytes(body, 4096).await else {
+        return AppError::Internal("the error could not be read".into()).into_response();
+    };
+    let text = match String::from_utf8_lossy(&body).trim() {
+        "" => status.to_string(),
+        text => text.to_string(),
+    };
+    match AppError::from_rejection(status.as_u16(), text) {
+        Some(e) => e.into_response(),
+        // A status the app never answers with itself (405, say): passed on as it came.
+        None => Response::from_parts(parts, axum::body::Body::from(body)),
     }
 }
 

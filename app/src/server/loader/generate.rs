@@ -5,7 +5,7 @@
 
 use std::io::Write;
 
-use crate::server::dataset::COLUMNS;
+use crate::server::loader::dataset::COLUMNS;
 
 struct SplitMix64(u64);
 

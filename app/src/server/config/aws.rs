@@ -37,10 +37,6 @@ pub struct StackOutputs {
 }
 
 impl StackOutputs {
-    pub fn get(&self, key: &str) -> Option<&str> {
-        self.outputs.get(&key.to_ascii_lowercase()).map(|(_, v)| v.as_str())
-    }
-
     /// The first of `keys` the stack has, or an error listing what it does have.
     pub fn require(&self, keys: &[&str]) -> Result<(&str, &str), String> {
         keys.iter()

@@ -3,6 +3,7 @@
 //! from, so `cachelens config` can say.
 
 use std::fmt;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use clap::parser::ValueSource;
@@ -10,7 +11,14 @@ use clap::{ArgMatches, Args};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde::Deserialize;
 
-use crate::server::aws;
+pub mod aws;
+
+use crate::model::MAX_TTL_S;
+
+/// The defaults of the tuning settings, for the flags and for anything that builds [`Resolved`] itself.
+pub const DEFAULT_DB_POOL: u32 = 16;
+pub const DEFAULT_REDIS_POOL: usize = 4;
+pub const DEFAULT_TTL_S: u64 = 60;
 
 /// Connection settings as given. Flags and their environment variables are read by clap; the rest is looked
 /// up by [`resolve`]. Values that may carry secrets are never echoed by --help.
@@ -60,16 +68,16 @@ pub struct ConnectionArgs {
     #[arg(long, env = "AWS_REGION")]
     pub region: Option<String>,
     /// Largest number of MySQL connections the server opens.
-    #[arg(long, env = "CACHELENS_DB_POOL", default_value_t = 16)]
+    #[arg(long, env = "CACHELENS_DB_POOL", default_value_t = DEFAULT_DB_POOL)]
     pub db_pool: u32,
     /// Number of multiplexed Redis connections.
-    #[arg(long, env = "CACHELENS_REDIS_POOL", default_value_t = 4)]
+    #[arg(long, env = "CACHELENS_REDIS_POOL", default_value_t = DEFAULT_REDIS_POOL)]
     pub redis_pool: usize,
     /// Namespace of every key cachelens writes; Delete Cache removes `<prefix>:*` and nothing else.
     #[arg(long, env = "CACHELENS_CACHE_PREFIX", default_value = "cachelens", value_parser = parse_prefix)]
     pub cache_prefix: String,
     /// Seconds a cache entry lives when the request names no TTL.
-    #[arg(long, env = "CACHELENS_TTL", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    #[arg(long, env = "CACHELENS_TTL", default_value_t = DEFAULT_TTL_S, value_parser = clap::value_parser!(u64).range(1..=MAX_TTL_S))]
     pub cache_ttl: u64,
     /// Spread each fill's TTL randomly by up to this many percent, so entries filled together do not all
     /// expire together.
@@ -176,26 +184,6 @@ pub struct Resolved {
 }
 
 impl Resolved {
-    /// Plain URLs, as a developer or a test gives them.
-    pub fn from_urls(database_url: &str, redis_url: &str, cache_prefix: &str) -> Self {
-        let given = |v: &str| Setting { value: v.to_string(), origin: Origin::Default };
-        Self {
-            database_url: given(database_url),
-            redis_url: given(redis_url),
-            redis_ca_file: None,
-            region: None,
-            stack_name: None,
-            db_pool: 8,
-            redis_pool: 2,
-            cache_prefix: cache_prefix.into(),
-            cache_ttl: 60,
-            ttl_jitter: 0,
-            fill_lock: false,
-            sql_database_url: None,
-            sql_readonly_user: None,
-        }
-    }
-
     /// For `cachelens config`: every value with its source, passwords masked.
     pub fn describe(&self) -> String {
         let mut lines = vec![
@@ -231,20 +219,17 @@ fn line(name: &str, value: &str, origin: &Origin) -> String {
     format!("{name:<14} {value}  ({origin})")
 }
 
-/// Keeps the user, hides the password: `mysql://admin:****@host/db`.
+/// Keeps the user, hides the password (`mysql://admin:****@host/db`); a user alone may be a token, so it goes too.
+/// Text that does not parse as a URL is not shown at all.
 pub fn mask_password(url: &str) -> String {
-    let Some(scheme_end) = url.find("://").map(|i| i + 3) else { return url.to_string() };
-    let rest = &url[scheme_end..];
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
-        Some(at) => {
-            let userinfo = &rest[..at];
-            let user = userinfo.split_once(':').map_or(userinfo, |(u, _)| u);
-            let masked = if userinfo.contains(':') { format!("{user}:****") } else { "****".to_string() };
-            format!("{}{masked}{}", &url[..scheme_end], &rest[at..])
-        }
-        None => url.to_string(),
+    let Ok(mut parsed) = url::Url::parse(url) else { return "(not a valid URL)".into() };
+    // Setting userinfo fails only on URLs that cannot hold one, which then had none to hide.
+    if parsed.password().is_some() {
+        let _ = parsed.set_password(Some("****"));
+    } else if !parsed.username().is_empty() {
+        let _ = parsed.set_username("****");
     }
+    parsed.to_string()
 }
 
 /// Userinfo may hold any byte; everything but letters and digits is escaped.
@@ -424,8 +409,8 @@ pub async fn resolve(args: &ConnectionArgs, matches: Option<&ArgMatches>) -> Res
         _ => args.cache_prefix.clone(),
     };
     let cache_ttl = tuned("cache_ttl", args.cache_ttl, matches, file.cache_ttl);
-    if !(1..=86_400).contains(&cache_ttl) {
-        return Err(in_file("cache_ttl", format!("must be 1 to 86400 seconds, not {cache_ttl}")));
+    if !(1..=MAX_TTL_S).contains(&cache_ttl) {
+        return Err(in_file("cache_ttl", format!("must be 1 to {MAX_TTL_S} seconds, not {cache_ttl}")));
     }
     let ttl_jitter = tuned("ttl_jitter", args.ttl_jitter, matches, file.ttl_jitter);
     if ttl_jitter > 50 {
@@ -465,6 +450,18 @@ fn tuned<T>(name: &str, from_args: T, matches: Option<&ArgMatches>, file: Option
         Some(value) if !given(name, matches) => value,
         _ => from_args,
     }
+}
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "CACHELENS_ADDR", default_value = "127.0.0.1:8008")]
+    pub addr: SocketAddr,
+    /// Folder holding the built site (pkg/cachelens.js, .wasm, .css and the public assets).
+    #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
+    pub site_root: String,
+    #[command(flatten)]
+    pub connections: ConnectionArgs,
 }
 
 #[cfg(test)]

@@ -36,10 +36,8 @@ const SYSTEM_SCHEMAS: &[&str] = &["mysql", "information_schema", "performance_sc
 /// A statement that passed every check, ready to run as is.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct GuardedSql {
-    /// The canonical text sent to the database.
+    /// The canonical text sent to the database, with its LIMIT.
     pub sql: String,
-    /// The row limit the text carries.
-    pub limit: u64,
 }
 
 /// Why a statement was refused, in words meant for the person who typed it.
@@ -74,7 +72,7 @@ pub fn check(input: &str, database: &str, max_rows: u64) -> Result<GuardedSql, R
         return Err(refusal);
     }
     let Statement::Query(query) = &mut statement else { unreachable!("checked above") };
-    let limit = cap_limit(query, max_rows)?;
+    cap_limit(query, max_rows)?;
 
     let sql = statement.to_string();
     // Printing must not change meaning: the printed text lexes the same way, parses to the same tree, and
@@ -87,7 +85,7 @@ pub fn check(input: &str, database: &str, max_rows: u64) -> Result<GuardedSql, R
     if printed.literals != lexed.literals {
         return refuse("a string literal cannot be passed on exactly as written: simplify its escapes");
     }
-    Ok(GuardedSql { sql, limit })
+    Ok(GuardedSql { sql })
 }
 
 fn parse_one(sql: &str) -> Result<Statement, Refusal> {
@@ -336,8 +334,8 @@ fn set_expr_reads_only(body: &SetExpr) -> ControlFlow<Refusal> {
     }
 }
 
-/// Adds `LIMIT max_rows`, or lowers a larger one, on the outermost query; returns the limit in force.
-fn cap_limit(query: &mut Query, max_rows: u64) -> Result<u64, Refusal> {
+/// Adds `LIMIT max_rows`, or lowers a larger one, on the outermost query.
+fn cap_limit(query: &mut Query, max_rows: u64) -> Result<(), Refusal> {
     let max = || Expr::value(Value::Number(max_rows.to_string(), false));
     let number = |e: &Expr| match e {
         Expr::Value(v) => match &v.value {
@@ -349,86 +347,36 @@ fn cap_limit(query: &mut Query, max_rows: u64) -> Result<u64, Refusal> {
     let slot = match &mut query.limit_clause {
         None => {
             query.limit_clause = Some(LimitClause::LimitOffset { limit: Some(max()), offset: None, limit_by: vec![] });
-            return Ok(max_rows);
+            return Ok(());
         }
         Some(LimitClause::LimitOffset { limit_by, .. }) if !limit_by.is_empty() => return refuse("LIMIT … BY is not MySQL"),
         Some(LimitClause::LimitOffset { limit: limit @ None, .. }) => {
             *limit = Some(max());
-            return Ok(max_rows);
+            return Ok(());
         }
         Some(LimitClause::LimitOffset { limit: Some(limit), .. }) | Some(LimitClause::OffsetCommaLimit { limit, .. }) => limit,
     };
     match number(slot) {
-        Some(n) if n <= max_rows => Ok(n),
+        Some(n) if n <= max_rows => Ok(()),
         Some(_) => {
             *slot = max();
-            Ok(max_rows)
+            Ok(())
         }
         None => refuse(format!("LIMIT must be a whole number, got {slot}")),
     }
-}
-
-/// The test corpora (`app/tests/sql/*.sql`): one statement per line, `//` lines are notes, `\n` stands for a
-/// newline and `\u{XXXX}` for any character, so control characters and odd whitespace can be written down.
-#[doc(hidden)]
-pub fn read_corpus(text: &str) -> Vec<String> {
-    let unescape = |line: &str| {
-        let mut out = String::new();
-        let mut chars = line.chars().peekable();
-        while let Some(c) = chars.next() {
-            match (c, chars.peek()) {
-                ('\\', Some('u')) => {
-                    chars.next();
-                    let hex: String = chars.by_ref().skip(1).take_while(|&c| c != '}').collect();
-                    out.push(u32::from_str_radix(&hex, 16).ok().and_then(char::from_u32).expect("\\u{hex} in a corpus"));
-                }
-                ('\\', Some('n')) => {
-                    chars.next();
-                    out.push('\n');
-                }
-                _ => out.push(c),
-            }
-        }
-        out
-    };
-    text.lines().filter(|l| !l.trim().is_empty() && !l.starts_with("//")).map(unescape).collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn corpus(text: &str) -> Vec<String> {
-        read_corpus(text)
-    }
-
     const DB: &str = "covid";
-
-    #[test]
-    fn hostile_corpus_is_refused_with_a_reason() {
-        let cases = corpus(include_str!("../../tests/sql/hostile.sql"));
-        assert!(cases.len() >= 150, "only {} hostile cases", cases.len());
-        let accepted: Vec<_> = cases.iter().filter_map(|c| check(c, DB, 5000).ok().map(|g| (c, g.sql))).collect();
-        assert!(accepted.is_empty(), "hostile statements accepted: {accepted:#?}");
-        for case in &cases {
-            let why = check(case, DB, 5000).unwrap_err().0;
-            assert!(why.len() > 10, "refusal without a reason for {case:?}: {why:?}");
-        }
-    }
-
-    #[test]
-    fn benign_corpus_is_accepted() {
-        let cases = corpus(include_str!("../../tests/sql/benign.sql"));
-        assert!(cases.len() >= 30, "only {} benign cases", cases.len());
-        let refused: Vec<_> = cases.iter().filter_map(|c| check(c, DB, 5000).err().map(|r| (c, r.0))).collect();
-        assert!(refused.is_empty(), "benign statements refused: {refused:#?}");
-    }
 
     #[test]
     fn limit_is_added_or_capped() {
         let g = check("select OBJECTID from articles", DB, 100).unwrap();
-        assert_eq!((g.sql.as_str(), g.limit), ("SELECT OBJECTID FROM articles LIMIT 100", 100));
-        assert_eq!(check("select 1 limit 7", DB, 100).unwrap().limit, 7);
+        assert_eq!(g.sql, "SELECT OBJECTID FROM articles LIMIT 100");
+        assert_eq!(check("select 1 limit 7", DB, 100).unwrap().sql, "SELECT 1 LIMIT 7");
         assert_eq!(check("select 1 limit 7000", DB, 100).unwrap().sql, "SELECT 1 LIMIT 100");
         assert_eq!(check("select 1 limit 5, 7000", DB, 100).unwrap().sql, "SELECT 1 LIMIT 5, 100");
         assert_eq!(check("select 1 union select 2", DB, 10).unwrap().sql, "SELECT 1 UNION SELECT 2 LIMIT 10");

@@ -1,0 +1,175 @@
+//! The stored value and the Redis commands on it: the key, the value's layout, GET as a raw frame, SET with
+//! expiry, and deleting every key cachelens wrote. Used by the cache flow ([`super`]) and the fill lock.
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use fred::prelude::*;
+use fred::types::scan::Scanner;
+use fred::types::{ClusterHash, CustomCommand, Resp3Frame};
+use futures::StreamExt;
+use sha2::{Digest, Sha256};
+
+use super::Lookup;
+use crate::error::{AppError, AppResult};
+use crate::server::query::articles::RowsJson;
+
+/// Bumped whenever the cached value's layout changes, so old entries are never misread.
+const SCHEMA_VERSION: &str = "v2";
+/// Budget for one cache command; past it the answer comes from MySQL instead.
+pub(crate) const CACHE_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// Key = prefix, schema version, and a hash of the database the rows come from, the SQL and its parameters:
+/// two deployments sharing one Redis never serve each other's rows.
+pub fn cache_key(prefix: &str, database: &str, lookup: Lookup<'_>) -> String {
+    let mut h = Sha256::new();
+    h.update(database.as_bytes());
+    h.update([0]);
+    lookup.hash_into(&mut h);
+    let hex = hex::encode(&h.finalize()[..16]);
+    // The digest is a hash tag, so anything keyed on it later (a fill lock) lands on the same cluster slot.
+    format!("{prefix}:{SCHEMA_VERSION}:q:{{{hex}}}")
+}
+
+/// The stored value: the row count and the expiry (Unix ms), each on its own line, then the rows' JSON. A hit
+/// needs no parsing and one GET: the time left is computed here instead of asked with TTL.
+pub(super) fn encode_value(rows: &RowsJson, expires_at_ms: u64) -> Bytes {
+    let mut v = Vec::with_capacity(rows.json.len() + 24);
+    v.extend_from_slice(format!("{}\n{expires_at_ms}\n", rows.count).as_bytes());
+    v.extend_from_slice(&rows.json);
+    Bytes::from(v)
+}
+
+/// The rows and the expiry of a stored value.
+fn decode_value(value: Bytes) -> Option<(RowsJson, u64)> {
+    let mut fields = value.splitn(3, |&b| b == b'\n');
+    let number = |f: Option<&[u8]>| std::str::from_utf8(f?).ok()?.parse::<u64>().ok();
+    let count = number(fields.next())?;
+    let expires_at_ms = number(fields.next())?;
+    let header = value.len() - fields.next()?.len();
+    Some((RowsJson { count: count as usize, json: value.slice(header..) }, expires_at_ms))
+}
+
+pub(super) fn unix_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or_default()
+}
+
+/// `ttl` moved randomly by up to `pct` percent either way (never below one second).
+pub(super) fn jittered(ttl: u64, pct: u8) -> u64 {
+    if pct == 0 {
+        return ttl;
+    }
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(Instant::now().elapsed().as_nanos());
+    let spread = ttl * pct as u64 / 100;
+    let offset = h.finish() % (2 * spread + 1);
+    (ttl + offset).saturating_sub(spread).max(1)
+}
+
+/// One GET; the seconds left come from the expiry stored in the value.
+pub(super) async fn lookup(client: &Client, key: &str) -> Result<Option<(RowsJson, Option<u64>)>, String> {
+    let value = match tokio::time::timeout(CACHE_TIMEOUT, get_raw(client, key)).await {
+        Ok(value) => value?,
+        Err(_) => return Err(format!("Redis did not answer within {CACHE_TIMEOUT:?}")),
+    };
+    // A value we cannot read (another writer, a half-written entry) is treated as a miss and overwritten.
+    Ok(value.and_then(decode_value).map(|(rows, expires_at_ms)| {
+        let left_ms = expires_at_ms.saturating_sub(unix_ms());
+        (rows, Some(left_ms.div_ceil(1000)))
+    }))
+}
+
+/// GET as the raw reply frame. fred's typed `get` checks every byte of a string reply for UTF-8 to decide
+/// between text and bytes; for a 100 KB value that check was the largest single cost of a hit.
+async fn get_raw(client: &Client, key: &str) -> Result<Option<Bytes>, String> {
+    let get = CustomCommand::new_static("GET", ClusterHash::FirstKey, false);
+    match client.custom_raw(get, vec![key]).await.map_err(|e| format!("Redis: {}", e.details()))? {
+        Resp3Frame::BlobString { data, .. } => Ok(Some(data)),
+        Resp3Frame::Null => Ok(None),
+        Resp3Frame::SimpleError { data, .. } => Err(format!("Redis: {data}")),
+        Resp3Frame::BlobError { data, .. } => Err(format!("Redis: {}", String::from_utf8_lossy(&data))),
+        _ => Err("Redis answered GET with neither a string nor nil".into()),
+    }
+}
+
+/// SET with EX: the value and the expiry it carries agree, so a hit can tell the time left without asking.
+pub(super) async fn store(client: &Client, key: &str, rows: &RowsJson, ttl_s: u64) -> Result<(), String> {
+    let set = client.set::<(), _, _>(key, encode_value(rows, unix_ms() + ttl_s * 1000), Some(Expiration::EX(ttl_s as i64)), None, false);
+    match tokio::time::timeout(CACHE_TIMEOUT, set).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(format!("could not store in Redis: {}", e.details())),
+        Err(_) => Err(format!("Redis did not answer within {CACHE_TIMEOUT:?}")),
+    }
+}
+
+/// Removes every key under the cachelens prefix (SCAN + UNLINK) and nothing else: never FLUSHALL, which
+/// would wipe whatever else shares the Redis.
+pub async fn delete_prefixed(client: &Client, prefix: &str) -> AppResult<u64> {
+    if !client.is_connected() {
+        return Err(AppError::CacheDown("Redis is not connected".into()));
+    }
+    let pattern = format!("{prefix}:*");
+    let mut deleted = 0u64;
+    let mut pages = if client.is_clustered() {
+        client.scan_cluster(pattern, Some(1000), None).boxed()
+    } else {
+        client.scan(pattern, Some(1000), None).boxed()
+    };
+    while let Some(page) = pages.next().await {
+        let mut page = page.map_err(|e| AppError::CacheDown(format!("Redis SCAN failed: {}", e.details())))?;
+        if let Some(keys) = page.take_results() {
+            if !keys.is_empty() {
+                // Keys from one page of one node, so in cluster mode they share a node, not a slot: one UNLINK each.
+                for key in keys {
+                    deleted += client
+                        .unlink::<u64, _>(key)
+                        .await
+                        .map_err(|e| AppError::CacheDown(format!("Redis UNLINK failed: {}", e.details())))?;
+                }
+            }
+        }
+    }
+    Ok(deleted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::ArticleQuery;
+
+    #[test]
+    fn key_depends_on_every_parameter_and_carries_the_prefix() {
+        let a = ArticleQuery::new(Some("delta"), Some(500)).unwrap();
+        let b = ArticleQuery::new(Some("delta"), Some(499)).unwrap();
+        let c = ArticleQuery::new(Some("Delta"), Some(500)).unwrap();
+        let key = |prefix, db, q| cache_key(prefix, db, Lookup::Articles(q));
+        let ka = key("cachelens", "db:3306/covid", &a);
+        assert!(ka.starts_with("cachelens:v2:q:"), "{ka}");
+        assert_eq!(ka, key("cachelens", "db:3306/covid", &a));
+        assert_ne!(ka, key("cachelens", "db:3306/covid", &b));
+        assert_ne!(ka, key("cachelens", "db:3306/covid", &c));
+        assert_ne!(ka, key("other", "db:3306/covid", &a));
+        assert_ne!(ka, key("cachelens", "db:3306/covid_test", &a));
+        let sql = crate::server::query::sql_guard::check("select 1", "covid", 10).unwrap();
+        assert_ne!(key("cachelens", "db:3306/covid", &a), cache_key("cachelens", "db:3306/covid", Lookup::Sql(&sql)));
+    }
+
+    #[test]
+    fn jitter_stays_within_its_spread() {
+        assert_eq!(jittered(60, 0), 60);
+        let ttls: Vec<u64> = (0..200).map(|_| jittered(100, 10)).collect();
+        assert!(ttls.iter().all(|t| (90..=110).contains(t)), "{ttls:?}");
+        assert!(ttls.iter().any(|&t| t != ttls[0]), "no spread at all: {ttls:?}");
+        assert_eq!(jittered(1, 50), 1);
+    }
+
+    #[test]
+    fn stored_value_round_trips_without_parsing_rows() {
+        let rows = RowsJson { count: 2, json: Bytes::from_static(b"[{\"a\":1},{\"a\":2}]") };
+        let (back, expires) = decode_value(encode_value(&rows, 1_700_000_000_123)).unwrap();
+        assert_eq!((back.count, &back.json[..], expires), (2, &rows.json[..], 1_700_000_000_123));
+        assert!(decode_value(Bytes::from_static(b"garbage")).is_none());
+        assert!(decode_value(Bytes::from_static(b"2\n[]")).is_none(), "a v1 value is not read as v2");
+    }
+}
