@@ -6,13 +6,13 @@
 //!
 //! - [`cli`]: the `cachelens` command. Uses everything beneath.
 //! - [`http`]: the axum router (pages, server functions, the JSON and benchmark APIs, static files, the CSP).
-//!   The pages (`crate::pages`) sit at this level too: both call into the layers below, never into each other.
+//!   The crate's page modules sit at this level too: both call into the layers below, never into each other.
 //! - [`bench`]: benchmark runs, driven through the cache layer.
-//! - [`cache`]: cache-aside (the flow, the stored value, single flight, the fill lock, the circuit breaker).
+//! - [`cache`]: cache-aside (the flow, the stored value and its Redis commands, the fill lock).
 //! - [`query`]: what MySQL is asked (the article search, guarded custom SQL, the SELECT-only user).
 //! - [`loader`]: `load-data` (CSV, generated rows, the dataset record). Uses only [`connections`].
-//! - [`state`]: what every request shares. Uses [`connections`], [`metrics`], [`run_log`], [`config`] and the
-//!   leaf types of `cache` and `bench` it holds (the breaker, the single-flight map, the run registry).
+//! - [`state`]: what every request shares, with the process-wide state the layers above keep there (the
+//!   circuit breaker, the single-flight gates, the benchmark runs).
 //! - [`config`]: settings from flags, environment, file and AWS. [`connections`], [`metrics`], [`run_log`]:
 //!   pools and probes, counters, the comparison record. These use nothing of the server but the shared
 //!   `crate::model`, `crate::stats` and `crate::error`.

@@ -1,13 +1,11 @@
 //! Benchmark runs: the same cache and MySQL code paths the pages use, driven by N concurrent workers and
-//! recorded into a [`BenchRun`]. The page, the API and `cachelens bench` start runs here.
-
-mod run;
+//! recorded into a [`BenchRun`] (kept by the state's registry). The page, the API and `cachelens bench` start runs here.
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 
-pub use run::{standalone, BenchRegistry, BenchRun};
-use run::MAX_TRACKED_US;
+pub use crate::server::state::bench_runs::{standalone, BenchRegistry, BenchRun};
+use crate::server::state::bench_runs::MAX_TRACKED_US;
 
 use crate::bench::{BenchSpec, BenchState};
 use crate::model::QueryPath;

@@ -1,12 +1,11 @@
 //! Cache-aside in Redis: look up, fall back to MySQL and fill, delete only what cachelens wrote.
 //!
-//! The flow lives here; [`store`] holds the value's layout and the Redis commands, [`single_flight`] and
-//! [`fill_lock`] keep concurrent misses (in one process, across processes) to one MySQL query, and
-//! [`breaker`] stops asking a failing Redis for a moment. Used by the API, the pages and the benchmark.
+//! The flow lives here; [`store`] holds the value's layout and the Redis commands, the state's single-flight
+//! gates and [`fill_lock`] keep concurrent misses (in one process, across processes) to one MySQL query, and
+//! the state's circuit breaker stops asking a failing Redis for a moment. Used by the API, the pages and the
+//! benchmark.
 
-pub mod breaker;
 mod fill_lock;
-pub mod single_flight;
 pub mod store;
 
 use std::sync::atomic::Ordering::Relaxed;
@@ -21,7 +20,7 @@ use crate::server::query::articles::{self, RowsJson};
 use crate::server::query::sql_guard::GuardedSql;
 use crate::server::state::AppState;
 use crate::stats::Outcome;
-use breaker::Gate;
+use crate::server::state::breaker::Gate;
 use fill_lock::{fill_lock, FillLock};
 pub use store::{cache_key, delete_prefixed};
 use store::{jittered, lookup, CACHE_TIMEOUT};

@@ -1,5 +1,5 @@
 //! A benchmark run's record (HDR histograms per path, progress, cancellation) and the registry that keeps the
-//! last few for the page and the API. No I/O here: [`super::execute`] drives a run.
+//! last few for the page and the API. No I/O here: `server::bench::execute` drives a run.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
@@ -16,24 +16,24 @@ use crate::stats::Percentiles;
 /// Finished runs kept for the list.
 const KEEP: usize = 20;
 /// Highest latency a histogram records (60 s, in µs); slower answers are clamped to it.
-pub(super) const MAX_TRACKED_US: u64 = 60_000_000;
+pub(crate) const MAX_TRACKED_US: u64 = 60_000_000;
 
-pub(super) struct PathProgress {
-    pub(super) path: QueryPath,
-    pub(super) done: AtomicU64,
-    pub(super) errors: AtomicU64,
-    pub(super) last_error: Mutex<Option<String>>,
-    pub(super) histogram: Mutex<Histogram<u64>>,
+pub(crate) struct PathProgress {
+    pub(crate) path: QueryPath,
+    pub(crate) done: AtomicU64,
+    pub(crate) errors: AtomicU64,
+    pub(crate) last_error: Mutex<Option<String>>,
+    pub(crate) histogram: Mutex<Histogram<u64>>,
 }
 
 pub struct BenchRun {
     pub id: u64,
-    pub(super) spec: BenchSpec,
+    pub(crate) spec: BenchSpec,
     started: Instant,
     started_at_ms: u64,
-    pub(super) cancel: AtomicBool,
+    pub(crate) cancel: AtomicBool,
     state: Mutex<(BenchState, Option<String>, Option<Duration>)>,
-    pub(super) paths: Vec<PathProgress>,
+    pub(crate) paths: Vec<PathProgress>,
     finished: tokio::sync::watch::Sender<bool>,
 }
 
@@ -92,7 +92,7 @@ impl BenchRun {
         }
     }
 
-    pub(super) fn finish(&self, state: BenchState, error: Option<String>) {
+    pub(crate) fn finish(&self, state: BenchState, error: Option<String>) {
         *self.state.lock().expect("bench state") = (state, error, Some(self.started.elapsed()));
         self.finished.send_replace(true);
     }

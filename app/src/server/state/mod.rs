@@ -1,4 +1,10 @@
-//! What every request handler and server function shares.
+//! What every request handler and server function shares: the pools and settings, and the process-wide state
+//! the layers above keep in it (the Redis circuit breaker, the single-flight gates, the benchmark runs). Uses
+//! only the leaf modules (connections, config, metrics, run_log) and the shared crate types.
+
+pub mod bench_runs;
+pub mod breaker;
+pub mod single_flight;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -7,9 +13,9 @@ use sqlx::mysql::MySqlPool;
 
 use crate::error::AppError;
 use crate::model::{Probe, ServiceStatus};
-use crate::server::bench::BenchRegistry;
-use crate::server::cache::breaker::Breaker;
-use crate::server::cache::single_flight::SingleFlight;
+use bench_runs::BenchRegistry;
+use breaker::Breaker;
+use single_flight::SingleFlight;
 use crate::server::connections::{probe_mysql, probe_redis};
 use crate::server::metrics::Metrics;
 use crate::server::run_log::RunLog;
