@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::{AppError, AppResult};
+
 use crate::model::{QueryPath, DEFAULT_LIMIT, DEFAULT_TERM, MAX_TTL_S};
 use crate::stats::Percentiles;
 
@@ -59,23 +61,23 @@ impl BenchSpec {
     }
 
     /// The spec with its paths in run order and without repeats, or what is wrong with it.
-    pub fn validated(mut self) -> Result<Self, String> {
+    pub fn validated(mut self) -> AppResult<Self> {
         if !(1..=MAX_ITERATIONS).contains(&self.iterations) {
-            return Err(format!("iterations must be between 1 and {MAX_ITERATIONS}, got {}", self.iterations));
+            return Err(AppError::Invalid(format!("iterations must be between 1 and {MAX_ITERATIONS}, got {}", self.iterations)));
         }
         if !(1..=MAX_CONCURRENCY).contains(&self.concurrency) {
-            return Err(format!("concurrency must be between 1 and {MAX_CONCURRENCY}, got {}", self.concurrency));
+            return Err(AppError::Invalid(format!("concurrency must be between 1 and {MAX_CONCURRENCY}, got {}", self.concurrency)));
         }
         if self.warmup > MAX_WARMUP {
-            return Err(format!("warmup must be at most {MAX_WARMUP}, got {}", self.warmup));
+            return Err(AppError::Invalid(format!("warmup must be at most {MAX_WARMUP}, got {}", self.warmup)));
         }
         if !(1..=MAX_TTL_S).contains(&self.ttl) {
-            return Err(format!("ttl must be between 1 and {MAX_TTL_S} seconds, got {}", self.ttl));
+            return Err(AppError::Invalid(format!("ttl must be between 1 and {MAX_TTL_S} seconds, got {}", self.ttl)));
         }
         self.paths.sort();
         self.paths.dedup();
         if self.paths.is_empty() {
-            return Err("choose at least one path: mysql, cache".into());
+            return Err(AppError::Invalid("choose at least one path: mysql, cache".into()));
         }
         crate::model::ArticleQuery::new(Some(&self.term), Some(self.limit))?;
         Ok(self)
@@ -180,10 +182,10 @@ mod tests {
         assert_eq!((spec.paths.len(), spec.warmup, spec.term.as_str()), (2, 10, "delta"));
         let paths = BenchSpec::new(1, 1, vec![QueryPath::Cache, QueryPath::Mysql, QueryPath::Cache]).validated().unwrap().paths;
         assert_eq!(paths, vec![QueryPath::Mysql, QueryPath::Cache]);
-        assert!(BenchSpec::new(0, 1, both_paths()).validated().unwrap_err().contains("iterations"));
-        assert!(BenchSpec::new(100_001, 1, both_paths()).validated().unwrap_err().contains("iterations"));
-        assert!(BenchSpec::new(1, 65, both_paths()).validated().unwrap_err().contains("concurrency"));
-        assert!(BenchSpec::new(1, 1, vec![]).validated().unwrap_err().contains("path"));
+        assert!(BenchSpec::new(0, 1, both_paths()).validated().unwrap_err().to_string().contains("iterations"));
+        assert!(BenchSpec::new(100_001, 1, both_paths()).validated().unwrap_err().to_string().contains("iterations"));
+        assert!(BenchSpec::new(1, 65, both_paths()).validated().unwrap_err().to_string().contains("concurrency"));
+        assert!(BenchSpec::new(1, 1, vec![]).validated().unwrap_err().to_string().contains("path"));
         assert!(serde_json::from_str::<BenchSpec>(r#"{"iterations": 1, "concurrency": 1, "path": "x"}"#).is_err());
     }
 }

@@ -64,6 +64,20 @@ impl AppError {
     }
 }
 
+/// A message from code that has only words for what went wrong (a file, the AWS SDK, the CLI): cachelens's own
+/// failure unless the caller says otherwise with a variant.
+impl From<String> for AppError {
+    fn from(message: String) -> Self {
+        Self::Internal(message)
+    }
+}
+
+impl From<&str> for AppError {
+    fn from(message: &str) -> Self {
+        Self::Internal(message.to_string())
+    }
+}
+
 /// Framework failures (a call that never reached the server, arguments that did not decode) as app errors.
 impl leptos::server_fn::error::FromServerFnError for AppError {
     type Encoder = leptos::server_fn::codec::JsonEncoding;

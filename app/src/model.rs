@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::{AppError, AppResult};
+
 pub const DEFAULT_TERM: &str = "delta";
 pub const DEFAULT_LIMIT: u32 = 500;
 pub const MAX_LIMIT: u32 = 5000;
@@ -27,20 +29,20 @@ pub struct ArticleQuery {
 
 impl ArticleQuery {
     /// Checks what a user typed; the error says what to change.
-    pub fn new(term: Option<&str>, limit: Option<u32>) -> Result<Self, String> {
+    pub fn new(term: Option<&str>, limit: Option<u32>) -> AppResult<Self> {
         let term = term.unwrap_or(DEFAULT_TERM).trim();
         if term.is_empty() {
-            return Err("the search term is empty".into());
+            return Err(AppError::Invalid("the search term is empty".into()));
         }
         if term.chars().count() > MAX_TERM_CHARS {
-            return Err(format!("the search term is longer than {MAX_TERM_CHARS} characters"));
+            return Err(AppError::Invalid(format!("the search term is longer than {MAX_TERM_CHARS} characters")));
         }
         if term.chars().any(char::is_control) {
-            return Err("the search term contains control characters".into());
+            return Err(AppError::Invalid("the search term contains control characters".into()));
         }
         let limit = limit.unwrap_or(DEFAULT_LIMIT);
         if !(1..=MAX_LIMIT).contains(&limit) {
-            return Err(format!("limit must be between 1 and {MAX_LIMIT}, got {limit}"));
+            return Err(AppError::Invalid(format!("limit must be between 1 and {MAX_LIMIT}, got {limit}")));
         }
         Ok(Self { term: term.to_string(), limit })
     }
@@ -61,12 +63,12 @@ impl ArticleQuery {
 }
 
 /// A requested TTL, or the server's default when none was asked for.
-pub fn validate_ttl(ttl: Option<u64>, default: u64) -> Result<u64, String> {
+pub fn validate_ttl(ttl: Option<u64>, default: u64) -> AppResult<u64> {
     let ttl = ttl.unwrap_or(default);
     if (1..=MAX_TTL_S).contains(&ttl) {
         Ok(ttl)
     } else {
-        Err(format!("ttl must be between 1 and {MAX_TTL_S} seconds, got {ttl}"))
+        Err(AppError::Invalid(format!("ttl must be between 1 and {MAX_TTL_S} seconds, got {ttl}")))
     }
 }
 
@@ -172,11 +174,11 @@ mod tests {
 
     #[test]
     fn bad_input_is_refused_with_a_reason() {
-        assert!(ArticleQuery::new(Some("  "), None).unwrap_err().contains("empty"));
-        assert!(ArticleQuery::new(Some("x"), Some(0)).unwrap_err().contains("between 1 and"));
-        assert!(ArticleQuery::new(Some("x"), Some(MAX_LIMIT + 1)).unwrap_err().contains("between 1 and"));
-        assert!(ArticleQuery::new(Some(&"y".repeat(101)), None).unwrap_err().contains("longer"));
-        assert!(ArticleQuery::new(Some("a\u{0}b"), None).unwrap_err().contains("control"));
+        assert!(ArticleQuery::new(Some("  "), None).unwrap_err().to_string().contains("empty"));
+        assert!(ArticleQuery::new(Some("x"), Some(0)).unwrap_err().to_string().contains("between 1 and"));
+        assert!(ArticleQuery::new(Some("x"), Some(MAX_LIMIT + 1)).unwrap_err().to_string().contains("between 1 and"));
+        assert!(ArticleQuery::new(Some(&"y".repeat(101)), None).unwrap_err().to_string().contains("longer"));
+        assert!(ArticleQuery::new(Some("a\u{0}b"), None).unwrap_err().to_string().contains("control"));
         assert!(validate_ttl(Some(0), 60).is_err());
         assert_eq!(validate_ttl(None, 90), Ok(90));
         assert_eq!(validate_ttl(Some(5), 90), Ok(5));

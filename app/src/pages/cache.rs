@@ -13,8 +13,8 @@ pub async fn query_cache(term: String, limit: u32, ttl: Option<u64>) -> Result<Q
 
     crate::error::answer(async {
         let state = crate::server::state::AppState::from_context()?;
-        let query = ArticleQuery::new(Some(&term), Some(limit)).map_err(AppError::Invalid)?;
-        let ttl = validate_ttl(ttl, state.default_ttl_s).map_err(AppError::Invalid)?;
+        let query = ArticleQuery::new(Some(&term), Some(limit))?;
+        let ttl = validate_ttl(ttl, state.default_ttl_s)?;
         cache::query_cache(&state, Lookup::Articles(&query), ttl).await?.into_outcome(&state, crate::stats::Outcome::Mysql)
     })
     .await

@@ -26,7 +26,7 @@ pub async fn run_sample(n: u32) -> Result<(), AppError> {
             return Err(AppError::Invalid(format!("n must be between 1 and 100, got {n}")));
         }
         let state = crate::server::state::AppState::from_context()?;
-        let query = ArticleQuery::new(None, None).map_err(AppError::Invalid)?;
+        let query = ArticleQuery::new(None, None)?;
         for _ in 0..n {
             query_mysql(&state, Lookup::Articles(&query)).await?;
             query_cache(&state, Lookup::Articles(&query), state.default_ttl_s).await?;

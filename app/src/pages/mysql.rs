@@ -13,7 +13,7 @@ pub async fn query_mysql(term: String, limit: u32) -> Result<QueryOutcome, AppEr
 
     crate::error::answer(async {
         let state = crate::server::state::AppState::from_context()?;
-        let query = ArticleQuery::new(Some(&term), Some(limit)).map_err(AppError::Invalid)?;
+        let query = ArticleQuery::new(Some(&term), Some(limit))?;
         cache::query_mysql(&state, Lookup::Articles(&query)).await?.into_outcome(&state, crate::stats::Outcome::Hit)
     })
     .await

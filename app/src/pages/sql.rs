@@ -26,7 +26,7 @@ async fn sql_outcome(sql: String, cache: bool, ttl: Option<String>) -> Result<Sq
         Some(t) => Some(t.parse::<u64>().map_err(|_| AppError::Invalid(format!("TTL must be a whole number of seconds, got {t:?}")))?),
     };
     let answer = if cache {
-        let ttl = validate_ttl(ttl, state.default_ttl_s).map_err(AppError::Invalid)?;
+        let ttl = validate_ttl(ttl, state.default_ttl_s)?;
         query_cache(&state, Lookup::Sql(&guarded), ttl).await
     } else {
         query_mysql(&state, Lookup::Sql(&guarded)).await

@@ -1,5 +1,6 @@
 //! The `cachelens` command line.
 
+use crate::error::{AppError, AppResult};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -89,7 +90,15 @@ pub struct LoadDataArgs {
 }
 
 pub async fn main() -> ExitCode {
-    let matches = Cli::command().get_matches_from(arguments(std::env::args_os().collect()));
+    let argv = arguments(std::env::args_os().collect());
+    let (command, file) = match crate::server::config::file::apply(Cli::command(), &argv) {
+        Ok(layered) => layered,
+        Err(e) => {
+            eprintln!("cachelens: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let matches = command.get_matches_from(argv);
     let cli = match Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,
         Err(e) => e.exit(),
@@ -97,16 +106,16 @@ pub async fn main() -> ExitCode {
     init_tracing(cli.log_format);
     let sub = matches.subcommand().map(|(_, m)| m);
     let outcome = match cli.command {
-        Command::Serve(args) => match resolve(&args.connections, sub).await {
+        Command::Serve(args) => match resolve(&args.connections, sub, file.as_ref()).await {
             Ok(resolved) => crate::server::http::serve(args, resolved).await,
             Err(e) => Err(e),
         },
-        Command::LoadData(args) => match resolve(&args.connections, sub).await {
+        Command::LoadData(args) => match resolve(&args.connections, sub, file.as_ref()).await {
             Ok(resolved) => load_data(args, resolved).await,
             Err(e) => Err(e),
         },
-        Command::Config(args) => resolve(&args.connections, sub).await.map(|r| println!("{}", r.describe())),
-        Command::Bench(args) => match resolve(&args.connections, sub).await {
+        Command::Config(args) => resolve(&args.connections, sub, file.as_ref()).await.map(|r| println!("{}", r.describe())),
+        Command::Bench(args) => match resolve(&args.connections, sub, file.as_ref()).await {
             Ok(resolved) => bench(args, resolved).await,
             Err(e) => Err(e),
         },
@@ -129,7 +138,7 @@ fn arguments(mut args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
     args
 }
 
-async fn load_data(args: LoadDataArgs, resolved: Resolved) -> Result<(), String> {
+async fn load_data(args: LoadDataArgs, resolved: Resolved) -> AppResult<()> {
     use crate::server::loader::{csv_load, dataset, generate, progress::Progress};
 
     let path = match args.generate {
@@ -156,7 +165,7 @@ async fn load_data(args: LoadDataArgs, resolved: Resolved) -> Result<(), String>
     Ok(())
 }
 
-async fn bench(args: BenchArgs, resolved: Resolved) -> Result<(), String> {
+async fn bench(args: BenchArgs, resolved: Resolved) -> AppResult<()> {
     use crate::bench::{BenchSpec, BenchState};
     use crate::server::bench;
 
@@ -183,7 +192,7 @@ async fn bench(args: BenchArgs, resolved: Resolved) -> Result<(), String> {
         println!("{}", table(&report));
     }
     match report.state {
-        BenchState::Failed => Err(report.error.unwrap_or_else(|| "the benchmark failed".into())),
+        BenchState::Failed => Err(AppError::Internal(report.error.unwrap_or_else(|| "the benchmark failed".into()))),
         _ => Ok(()),
     }
 }

@@ -3,6 +3,7 @@
 //! Both are created lazily: the server must start and show the services as down when they are unreachable,
 //! and pick them up again without a restart when they come back.
 
+use crate::error::{AppError, AppResult};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -14,7 +15,7 @@ use crate::model::Probe;
 /// How long one probe may take before the service counts as down.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
-pub fn mysql_pool(url: &str, max_connections: u32) -> Result<MySqlPool, String> {
+pub fn mysql_pool(url: &str, max_connections: u32) -> AppResult<MySqlPool> {
     let options: MySqlConnectOptions =
         url.parse().map_err(|e| format!("DATABASE_URL is not a valid MySQL URL: {}", redact_error(e)))?;
     Ok(MySqlPoolOptions::new()
@@ -27,7 +28,7 @@ pub fn mysql_pool(url: &str, max_connections: u32) -> Result<MySqlPool, String> 
 /// A pool of multiplexed Redis connections that keeps reconnecting in the background. `redis://`,
 /// `rediss://` (TLS), `redis-cluster://` and `rediss-cluster://`, with `user:password@` for AUTH/ACL;
 /// `ca_file` trusts a private CA (PEM) for TLS instead of the system roots.
-pub fn redis_pool(url: &str, size: usize, ca_file: Option<&Path>) -> Result<fred::clients::Pool, String> {
+pub fn redis_pool(url: &str, size: usize, ca_file: Option<&Path>) -> AppResult<fred::clients::Pool> {
     // The AWS SDK brings aws-lc-rs and fred brings ring; rustls refuses to pick between them by itself.
     let _ = fred::rustls::crypto::ring::default_provider().install_default();
     let mut config = Config::from_url(url)
@@ -54,7 +55,7 @@ pub fn redis_pool(url: &str, size: usize, ca_file: Option<&Path>) -> Result<fred
     Ok(pool)
 }
 
-fn private_ca(path: &Path) -> Result<fred::types::config::TlsConnector, String> {
+fn private_ca(path: &Path) -> AppResult<fred::types::config::TlsConnector> {
     use fred::rustls::pki_types::{pem::PemObject, CertificateDer};
     let mut roots = fred::rustls::RootCertStore::empty();
     for cert in CertificateDer::pem_file_iter(path).map_err(|e| format!("Redis CA file {}: {e}", path.display()))? {
@@ -62,7 +63,7 @@ fn private_ca(path: &Path) -> Result<fred::types::config::TlsConnector, String> 
         roots.add(cert).map_err(|e| format!("Redis CA file {}: {e}", path.display()))?;
     }
     if roots.is_empty() {
-        return Err(format!("Redis CA file {} holds no certificate", path.display()));
+        return Err(AppError::Invalid(format!("Redis CA file {} holds no certificate", path.display())));
     }
     let provider = std::sync::Arc::new(fred::rustls::crypto::ring::default_provider());
     let tls = fred::rustls::ClientConfig::builder_with_provider(provider)

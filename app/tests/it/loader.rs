@@ -21,8 +21,9 @@ fn write(name: &str, content: &[u8]) -> std::path::PathBuf {
     path
 }
 
+/// The load's report, or its error's message (what the CLI prints).
 async fn load(db: &MySqlPool, path: &Path, force: bool) -> Result<LoadReport, String> {
-    load_csv(db, path, force, &mut Progress::Silent).await
+    load_csv(db, path, force, &mut Progress::Silent).await.map_err(|e| e.to_string())
 }
 
 async fn ids(db: &MySqlPool) -> Vec<i32> {

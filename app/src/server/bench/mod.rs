@@ -27,7 +27,7 @@ pub async fn execute(state: AppState, run: Arc<BenchRun>) {
     let state = state.without_run_log();
     let query = match ArticleQuery::new(Some(&run.spec.term), Some(run.spec.limit)) {
         Ok(q) => q,
-        Err(e) => return run.finish(BenchState::Failed, Some(e)),
+        Err(e) => return run.finish(BenchState::Failed, Some(e.to_string())),
     };
     for (i, progress) in run.paths.iter().enumerate() {
         for _ in 0..run.spec.warmup {

@@ -3,6 +3,7 @@
 //! Every failure is worded for the person running the command: what was asked, in which region, and what
 //! to do about it. Secret values never appear in an error.
 
+use crate::error::{AppError, AppResult};
 use std::collections::BTreeMap;
 
 use aws_config::{BehaviorVersion, SdkConfig};
@@ -12,7 +13,7 @@ use serde::Deserialize;
 /// The SDK configuration from the default chains: region from AWS_REGION/profile or, on EC2, IMDSv2 (the
 /// SDK's IMDS client always uses session tokens); AWS_ENDPOINT_URL is honoured, which is how the tests aim
 /// it at a local emulator.
-pub async fn load_sdk_config(region: Option<String>) -> Result<SdkConfig, String> {
+pub async fn load_sdk_config(region: Option<String>) -> AppResult<SdkConfig> {
     let mut loader = aws_config::defaults(BehaviorVersion::latest());
     if let Some(region) = region {
         loader = loader.region(aws_config::Region::new(region));
@@ -38,7 +39,7 @@ pub struct StackOutputs {
 
 impl StackOutputs {
     /// The first of `keys` the stack has, or an error listing what it does have.
-    pub fn require(&self, keys: &[&str]) -> Result<(&str, &str), String> {
+    pub fn require(&self, keys: &[&str]) -> AppResult<(&str, &str)> {
         keys.iter()
             .find_map(|k| self.outputs.get(&k.to_ascii_lowercase()).map(|(orig, v)| (orig.as_str(), v.as_str())))
             .ok_or_else(|| {
@@ -49,11 +50,12 @@ impl StackOutputs {
                     keys.join(" or "),
                     if present.is_empty() { "none".to_string() } else { present.join(", ") }
                 )
+                .into()
             })
     }
 }
 
-pub async fn stack_outputs(config: &SdkConfig, stack: &str) -> Result<StackOutputs, String> {
+pub async fn stack_outputs(config: &SdkConfig, stack: &str) -> AppResult<StackOutputs> {
     let client = aws_sdk_cloudformation::Client::new(config);
     let answer = client.describe_stacks().stack_name(stack).send().await.map_err(|e| {
         let message = e.message().unwrap_or_default().to_string();
@@ -123,7 +125,7 @@ fn port_from_number_or_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Op
     }
 }
 
-pub async fn secret_string(config: &SdkConfig, secret_id: &str) -> Result<String, String> {
+pub async fn secret_string(config: &SdkConfig, secret_id: &str) -> AppResult<String> {
     let client = aws_sdk_secretsmanager::Client::new(config);
     let answer = client.get_secret_value().secret_id(secret_id).send().await.map_err(|e| {
         let message = e.message().unwrap_or_default().to_string();
@@ -142,18 +144,18 @@ pub async fn secret_string(config: &SdkConfig, secret_id: &str) -> Result<String
             code => format!("cannot read secret {secret_id}: {}", describe_sdk_error(code, &message, &e)),
         }
     })?;
-    answer.secret_string().map(str::to_owned).ok_or_else(|| format!("secret {secret_id} has no string value"))
+    answer.secret_string().map(str::to_owned).ok_or_else(|| AppError::Invalid(format!("secret {secret_id} has no string value")))
 }
 
-pub fn parse_db_secret(secret_id: &str, text: &str) -> Result<DbSecret, String> {
+pub fn parse_db_secret(secret_id: &str, text: &str) -> AppResult<DbSecret> {
     // serde_json's messages quote no input, so they are safe to show.
     serde_json::from_str(text).map_err(|e| {
-        format!("secret {secret_id} is not the expected JSON (username, password; optionally host, port, dbname): {e}")
+        AppError::Invalid(format!("secret {secret_id} is not the expected JSON (username, password; optionally host, port, dbname): {e}"))
     })
 }
 
 /// A Redis AUTH token stored as a secret: the plain string, or JSON with `token`, `auth_token` or `password`.
-pub fn parse_token_secret(secret_id: &str, text: &str) -> Result<String, String> {
+pub fn parse_token_secret(secret_id: &str, text: &str) -> AppResult<String> {
     let trimmed = text.trim();
     if !trimmed.starts_with('{') {
         return Ok(trimmed.to_string());
@@ -163,7 +165,7 @@ pub fn parse_token_secret(secret_id: &str, text: &str) -> Result<String, String>
     ["token", "auth_token", "authToken", "password"]
         .iter()
         .find_map(|k| value.get(k).and_then(|v| v.as_str()).map(str::to_owned))
-        .ok_or_else(|| format!("secret {secret_id} has none of the keys token, auth_token, password"))
+        .ok_or_else(|| AppError::Invalid(format!("secret {secret_id} has none of the keys token, auth_token, password")))
 }
 
 #[cfg(test)]
@@ -178,8 +180,10 @@ mod tests {
         assert_eq!((rds.host.as_deref(), rds.port), (None, None));
         assert!(!format!("{rds:?}").contains("p@ss"));
         let bad = parse_db_secret("s", r#"{"username":"admin","password":"#).unwrap_err();
+        let bad = bad.to_string();
         assert!(bad.contains("secret s is not the expected JSON"), "{bad}");
         let missing = parse_db_secret("s", r#"{"user":"x","pass":"hunter2"}"#).unwrap_err();
+        let missing = missing.to_string();
         assert!(missing.contains("username") && !missing.contains("hunter2"), "{missing}");
     }
 

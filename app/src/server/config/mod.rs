@@ -1,17 +1,22 @@
-//! Where MySQL and Redis are, resolved from (in order) command-line flags, environment variables, an optional
-//! TOML file, and AWS: CloudFormation stack outputs and Secrets Manager. Each value remembers where it came
-//! from, so `cachelens config` can say.
+//! Where MySQL and Redis are and how cachelens is tuned. One struct, [`ConnectionArgs`], names every setting
+//! once, with its flag, its variable, its default and its check; clap layers them (flag, then variable, then
+//! the TOML file of [`file`], then the default) and checks every value the same way whichever layer gave it.
+//! Then [`resolve`] fills in what is still missing from AWS (CloudFormation stack outputs, Secrets Manager),
+//! and each value remembers where it came from, so `cachelens config` can say.
 
+use crate::error::{AppError, AppResult};
 use std::fmt;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::parser::ValueSource;
 use clap::{ArgMatches, Args};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
-use serde::Deserialize;
 
 pub mod aws;
+pub mod file;
+
+pub use file::FileLayer;
 
 use crate::model::MAX_TTL_S;
 
@@ -68,10 +73,10 @@ pub struct ConnectionArgs {
     #[arg(long, env = "AWS_REGION")]
     pub region: Option<String>,
     /// Largest number of MySQL connections the server opens.
-    #[arg(long, env = "CACHELENS_DB_POOL", default_value_t = DEFAULT_DB_POOL)]
+    #[arg(long, env = "CACHELENS_DB_POOL", default_value_t = DEFAULT_DB_POOL, value_parser = clap::value_parser!(u32).range(1..))]
     pub db_pool: u32,
     /// Number of multiplexed Redis connections.
-    #[arg(long, env = "CACHELENS_REDIS_POOL", default_value_t = DEFAULT_REDIS_POOL)]
+    #[arg(long, env = "CACHELENS_REDIS_POOL", default_value_t = DEFAULT_REDIS_POOL, value_parser = at_least_one)]
     pub redis_pool: usize,
     /// Namespace of every key cachelens writes; Delete Cache removes `<prefix>:*` and nothing else.
     #[arg(long, env = "CACHELENS_CACHE_PREFIX", default_value = "cachelens", value_parser = parse_prefix)]
@@ -97,40 +102,16 @@ pub struct ConnectionArgs {
 }
 
 /// The prefix becomes part of a SCAN pattern, so glob characters would widen what Delete Cache removes.
-fn parse_prefix(s: &str) -> Result<String, String> {
+fn parse_prefix(s: &str) -> Result<String, &'static str> {
     if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')) {
         Ok(s.to_string())
     } else {
-        Err("use letters, digits, '-', '_' or '.' only".into())
+        Err("use letters, digits, '-', '_' or '.' only")
     }
 }
 
-/// The TOML file: the same names as the flags.
-#[derive(Deserialize, Default, Debug)]
-#[serde(deny_unknown_fields)]
-struct FileSettings {
-    database_url: Option<String>,
-    redis_url: Option<String>,
-    stack_name: Option<String>,
-    db_secret: Option<String>,
-    db_host: Option<String>,
-    db_port: Option<u16>,
-    db_name: Option<String>,
-    redis_host: Option<String>,
-    redis_tls: Option<bool>,
-    redis_cluster: Option<bool>,
-    redis_auth_token: Option<String>,
-    redis_auth_secret: Option<String>,
-    redis_ca_file: Option<PathBuf>,
-    region: Option<String>,
-    db_pool: Option<u32>,
-    redis_pool: Option<usize>,
-    cache_prefix: Option<String>,
-    cache_ttl: Option<u64>,
-    ttl_jitter: Option<u8>,
-    fill_lock: Option<bool>,
-    sql_database_url: Option<String>,
-    sql_readonly_user: Option<String>,
+fn at_least_one(s: &str) -> Result<usize, &'static str> {
+    s.parse::<usize>().ok().filter(|&n| n >= 1).ok_or("must be a whole number, at least 1")
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -239,32 +220,26 @@ fn enc(s: &str) -> String {
     utf8_percent_encode(s, USERINFO).to_string()
 }
 
-/// One layered value: the flag or its environment variable (as clap saw it), else the file.
-fn layered<T: Clone>(
-    name: &str,
-    env: &str,
-    given: &Option<T>,
-    matches: Option<&ArgMatches>,
-    file: Option<T>,
-    file_path: &Option<PathBuf>,
-) -> Option<Setting<T>> {
-    if let Some(value) = given {
-        let origin = match matches.and_then(|m| m.value_source(&name.replace('-', "_"))) {
-            Some(ValueSource::EnvVariable) => Origin::Env(env.to_string()),
-            _ => Origin::Flag(name.to_string()),
-        };
-        return Some(Setting { value: value.clone(), origin });
+/// Where a setting's value came from: the command line, its variable, the file, or none of them (`None`).
+fn origin_of(id: &str, matches: Option<&ArgMatches>, file: Option<&FileLayer>) -> Option<Origin> {
+    match matches.and_then(|m| m.value_source(id)) {
+        Some(ValueSource::CommandLine) => Some(Origin::Flag(id.replace('_', "-"))),
+        Some(ValueSource::EnvVariable) => Some(Origin::Env(env_name(id))),
+        _ => file.filter(|f| f.keys.contains(id)).map(|f| Origin::File(f.path.clone())),
     }
-    file.map(|value| Setting { value, origin: Origin::File(file_path.clone().unwrap_or_default()) })
 }
 
-fn read_file(path: &Path) -> Result<FileSettings, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("config file {}: {e}", path.display()))?;
-    // toml's messages quote the offending line, which could hold a secret; name the position only.
-    toml::from_str(&text).map_err(|e| {
-        let at = e.span().map(|s| format!(" at byte {}", s.start)).unwrap_or_default();
-        format!("config file {} is not valid{at}: {}", path.display(), e.message())
-    })
+/// The environment variable of the flag `id`, as its `#[arg(env)]` names it.
+fn env_name(id: &str) -> String {
+    let cmd = ConnectionArgs::augment_args(clap::Command::new("cachelens"));
+    let name = cmd.get_arguments().find(|a| a.get_id() == id).and_then(|a| a.get_env()).map(|e| e.to_string_lossy().into_owned());
+    name.unwrap_or_default()
+}
+
+/// A given optional setting, with where it came from (without matches, as a library caller, a flag).
+fn setting<T: Clone>(id: &str, value: &Option<T>, matches: Option<&ArgMatches>, file: Option<&FileLayer>) -> Option<Setting<T>> {
+    let origin = origin_of(id, matches, file).unwrap_or_else(|| Origin::Flag(id.replace('_', "-")));
+    value.clone().map(|value| Setting { value, origin })
 }
 
 /// Splits `host:port` (the form RDS and ElastiCache endpoints are often given in).
@@ -275,36 +250,23 @@ fn host_port(endpoint: &str) -> (String, Option<u16>) {
     }
 }
 
-/// Resolves the connection settings. `matches` (the subcommand's) tells flags from environment variables;
-/// AWS is contacted only when flags, environment and file leave something open.
-pub async fn resolve(args: &ConnectionArgs, matches: Option<&ArgMatches>) -> Result<Resolved, String> {
-    let file = match &args.config {
-        Some(path) => read_file(path)?,
-        None => FileSettings::default(),
-    };
-    let p = &args.config;
-    let database_url = layered("database-url", "DATABASE_URL", &args.database_url, matches, file.database_url, p);
-    let redis_url = layered("redis-url", "REDIS_URL", &args.redis_url, matches, file.redis_url, p);
-    let stack_name = layered("stack-name", "CACHELENS_STACK_NAME", &args.stack_name, matches, file.stack_name, p);
-    let db_secret = layered("db-secret", "CACHELENS_DB_SECRET", &args.db_secret, matches, file.db_secret, p);
-    let db_host = layered("db-host", "CACHELENS_DB_HOST", &args.db_host, matches, file.db_host, p);
-    let db_port = layered("db-port", "CACHELENS_DB_PORT", &args.db_port, matches, file.db_port, p);
-    let db_name = layered("db-name", "CACHELENS_DB_NAME", &args.db_name, matches, file.db_name, p);
-    let redis_host = layered("redis-host", "CACHELENS_REDIS_HOST", &args.redis_host, matches, file.redis_host, p);
-    let redis_tls = layered("redis-tls", "CACHELENS_REDIS_TLS", &args.redis_tls, matches, file.redis_tls, p);
-    let redis_cluster =
-        layered("redis-cluster", "CACHELENS_REDIS_CLUSTER", &args.redis_cluster, matches, file.redis_cluster, p);
-    let auth_token =
-        layered("redis-auth-token", "REDIS_AUTH_TOKEN", &args.redis_auth_token, matches, file.redis_auth_token, p);
-    let auth_secret = layered(
-        "redis-auth-secret",
-        "CACHELENS_REDIS_AUTH_SECRET",
-        &args.redis_auth_secret,
-        matches,
-        file.redis_auth_secret,
-        p,
-    );
-    let region = layered("region", "AWS_REGION", &args.region, matches, file.region, p);
+/// Resolves the connection settings: `args` as clap layered them (`matches`, the subcommand's, and the `file`
+/// layer tell where each came from). AWS is contacted only when they leave a connection open.
+pub async fn resolve(args: &ConnectionArgs, matches: Option<&ArgMatches>, file: Option<&FileLayer>) -> AppResult<Resolved> {
+    let given = |id: &str, value: &Option<String>| setting(id, value, matches, file);
+    let database_url = given("database_url", &args.database_url);
+    let redis_url = given("redis_url", &args.redis_url);
+    let stack_name = given("stack_name", &args.stack_name);
+    let db_secret = given("db_secret", &args.db_secret);
+    let db_host = given("db_host", &args.db_host);
+    let db_port = setting("db_port", &args.db_port, matches, file);
+    let db_name = given("db_name", &args.db_name);
+    let redis_host = given("redis_host", &args.redis_host);
+    let redis_tls = setting("redis_tls", &args.redis_tls, matches, file);
+    let redis_cluster = setting("redis_cluster", &args.redis_cluster, matches, file);
+    let auth_token = given("redis_auth_token", &args.redis_auth_token);
+    let auth_secret = given("redis_auth_secret", &args.redis_auth_secret);
+    let region = given("region", &args.region);
 
     let needs_aws = (database_url.is_none() && (db_secret.is_some() || stack_name.is_some()))
         || (redis_url.is_none() && redis_host.is_none() && stack_name.is_some())
@@ -317,7 +279,7 @@ pub async fn resolve(args: &ConnectionArgs, matches: Option<&ArgMatches>) -> Res
         (Some(stack), Some(sdk)) => Some(aws::stack_outputs(sdk, &stack.value).await?),
         _ => None,
     };
-    let from_output = |keys: &[&str]| -> Result<Option<Setting<String>>, String> {
+    let from_output = |keys: &[&str]| -> AppResult<Option<Setting<String>>> {
         match &outputs {
             None => Ok(None),
             Some(o) => {
@@ -397,59 +359,25 @@ pub async fn resolve(args: &ConnectionArgs, matches: Option<&ArgMatches>) -> Res
         }
     };
 
-    let redis_ca_file = args.redis_ca_file.clone().or(file.redis_ca_file);
-    let in_file = |name: &str, problem: String| format!("config file {}: {name}: {problem}", p.clone().unwrap_or_default().display());
-    let db_pool = tuned("db_pool", args.db_pool, matches, file.db_pool);
-    let redis_pool = tuned("redis_pool", args.redis_pool, matches, file.redis_pool);
-    if db_pool == 0 || redis_pool == 0 {
-        return Err("db_pool and redis_pool must be at least 1".into());
-    }
-    let cache_prefix = match file.cache_prefix {
-        Some(prefix) if !given("cache_prefix", matches) => parse_prefix(&prefix).map_err(|e| in_file("cache_prefix", e))?,
-        _ => args.cache_prefix.clone(),
-    };
-    let cache_ttl = tuned("cache_ttl", args.cache_ttl, matches, file.cache_ttl);
-    if !(1..=MAX_TTL_S).contains(&cache_ttl) {
-        return Err(in_file("cache_ttl", format!("must be 1 to {MAX_TTL_S} seconds, not {cache_ttl}")));
-    }
-    let ttl_jitter = tuned("ttl_jitter", args.ttl_jitter, matches, file.ttl_jitter);
-    if ttl_jitter > 50 {
-        return Err(in_file("ttl_jitter", format!("must be 0 to 50 %, not {ttl_jitter}")));
-    }
-    let sql_database_url = args.sql_database_url.clone().or(file.sql_database_url);
-    let sql_readonly_user = args.sql_readonly_user.clone().or(file.sql_readonly_user);
-    if sql_database_url.is_some() && sql_readonly_user.is_some() {
-        return Err("give sql_database_url or sql_readonly_user, not both".into());
+    // Said once here because it spans two settings; every single value was checked by its parser.
+    if args.sql_database_url.is_some() && args.sql_readonly_user.is_some() {
+        return Err(AppError::Invalid("give sql_database_url or sql_readonly_user, not both".into()));
     }
     Ok(Resolved {
         database_url,
         redis_url,
-        redis_ca_file,
+        redis_ca_file: args.redis_ca_file.clone(),
         region,
         stack_name,
-        db_pool,
-        redis_pool,
-        cache_prefix,
-        cache_ttl,
-        ttl_jitter,
-        fill_lock: tuned("fill_lock", args.fill_lock, matches, file.fill_lock),
-        sql_database_url,
-        sql_readonly_user,
+        db_pool: args.db_pool,
+        redis_pool: args.redis_pool,
+        cache_prefix: args.cache_prefix.clone(),
+        cache_ttl: args.cache_ttl,
+        ttl_jitter: args.ttl_jitter,
+        fill_lock: args.fill_lock,
+        sql_database_url: args.sql_database_url.clone(),
+        sql_readonly_user: args.sql_readonly_user.clone(),
     })
-}
-
-/// Whether the flag or its environment variable was given, rather than left at its default. Without the
-/// matches (cachelens called as a library) nothing counts as given, so the file decides.
-fn given(name: &str, matches: Option<&ArgMatches>) -> bool {
-    matches.and_then(|m| m.value_source(name)).is_some_and(|source| source != ValueSource::DefaultValue)
-}
-
-/// A setting with a default: the flag or variable when given, else the file, else the default.
-fn tuned<T>(name: &str, from_args: T, matches: Option<&ArgMatches>, file: Option<T>) -> T {
-    match file {
-        Some(value) if !given(name, matches) => value,
-        _ => from_args,
-    }
 }
 
 #[derive(Args, Debug)]
@@ -481,56 +409,60 @@ mod tests {
         assert_eq!(host_port("db.example"), ("db.example".into(), None));
     }
 
+    /// The command line `argv` (after the program name) with `file` as its config, as `cachelens` parses it but
+    /// for the environment: the test process has DATABASE_URL and friends of its own.
+    fn parse(file: &std::path::Path, argv: &[&str]) -> AppResult<(ConnectionArgs, clap::ArgMatches, Option<FileLayer>)> {
+        use clap::{Command, FromArgMatches};
+        let argv: Vec<std::ffi::OsString> =
+            [&["cachelens", "--config", file.to_str().unwrap()], argv].concat().into_iter().map(Into::into).collect();
+        let cmd = ConnectionArgs::augment_args(Command::new("cachelens")).mut_args(|a| a.env(None::<&str>));
+        let (cmd, layer) = file::apply(cmd, &argv)?;
+        let matches = cmd.try_get_matches_from(argv).map_err(|e| AppError::Invalid(e.to_string()))?;
+        Ok((ConnectionArgs::from_arg_matches(&matches).unwrap(), matches, layer))
+    }
+
     #[tokio::test]
     async fn flags_win_over_the_file_and_unknown_file_keys_are_refused() {
         let dir = std::env::temp_dir().join(format!("cachelens-settings-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("c.toml");
         std::fs::write(&file, "database_url = \"mysql://f:pw@file/db\"\nredis_url = \"redis://file:1\"\n").unwrap();
-        let args = ConnectionArgs {
-            config: Some(file.clone()),
-            redis_url: Some("redis://flag:2".into()),
-            cache_prefix: "cachelens".into(),
-            cache_ttl: 60,
-            db_pool: 16,
-            redis_pool: 4,
-            ..Default::default()
-        };
-        let r = resolve(&args, None).await.unwrap();
+        let (args, matches, layer) = parse(&file, &["--redis-url", "redis://flag:2"]).unwrap();
+        let r = resolve(&args, Some(&matches), layer.as_ref()).await.unwrap();
         assert_eq!(r.database_url.value, "mysql://f:pw@file/db");
         assert_eq!(r.database_url.origin, Origin::File(file.clone()));
         assert_eq!((r.redis_url.value.as_str(), &r.redis_url.origin), ("redis://flag:2", &Origin::Flag("redis-url".into())));
         assert!(!r.describe().contains("pw@"), "{}", r.describe());
 
         std::fs::write(&file, "databse_url = \"mysql://x:hunter2@h/d\"\n").unwrap();
-        let err = resolve(&args, None).await.unwrap_err();
+        let err = parse(&file, &[]).unwrap_err();
+        let err = err.to_string();
         assert!(err.contains("unknown field") && !err.contains("hunter2"), "{err}");
     }
 
     #[tokio::test]
     async fn tuning_comes_from_the_file_unless_a_flag_or_variable_is_given() {
-        use clap::{Command, FromArgMatches};
         let dir = std::env::temp_dir().join(format!("cachelens-tuning-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("c.toml");
         let urls = "database_url = \"mysql://u:pw@db/covid\"\nredis_url = \"redis://cache:6379\"\n";
         std::fs::write(&file, format!("{urls}db_pool = 3\ncache_ttl = 120\nttl_jitter = 10\nfill_lock = true\ncache_prefix = \"team-a\"\n"))
             .unwrap();
-        let parse = |extra: &[&str]| {
-            let argv = [&["cachelens", "--config", file.to_str().unwrap()], extra].concat();
-            let matches = ConnectionArgs::augment_args(Command::new("cachelens")).try_get_matches_from(argv).unwrap();
-            (ConnectionArgs::from_arg_matches(&matches).unwrap(), matches)
-        };
-
-        let (args, matches) = parse(&["--cache-ttl", "30"]);
-        let r = resolve(&args, Some(&matches)).await.unwrap();
+        let (args, matches, layer) = parse(&file, &["--cache-ttl", "30"]).unwrap();
+        let r = resolve(&args, Some(&matches), layer.as_ref()).await.unwrap();
         assert_eq!((r.db_pool, r.redis_pool, r.cache_ttl, r.ttl_jitter, r.fill_lock), (3, 4, 30, 10, true));
         assert_eq!(r.cache_prefix, "team-a");
 
-        for (line, named) in [("cache_prefix = \"a*\"", "cache_prefix"), ("cache_ttl = 0", "cache_ttl"), ("ttl_jitter = 60", "ttl_jitter")] {
+        for (line, named) in [
+            ("cache_prefix = \"a*\"", "cache_prefix"),
+            ("cache_ttl = 0", "cache_ttl"),
+            ("ttl_jitter = 60", "ttl_jitter"),
+            ("db_pool = 0", "db_pool"),
+            ("fill_lock = \"maybe\"", "fill_lock"),
+        ] {
             std::fs::write(&file, format!("{urls}{line}\n")).unwrap();
-            let (args, matches) = parse(&[]);
-            let err = resolve(&args, Some(&matches)).await.unwrap_err();
+            let err = parse(&file, &[]).unwrap_err();
+            let err = err.to_string();
             assert!(err.contains(named) && err.contains("c.toml"), "{line}: {err}");
         }
         std::fs::remove_dir_all(&dir).unwrap();

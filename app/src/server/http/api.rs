@@ -40,11 +40,11 @@ struct QueryParams {
 impl QueryParams {
     fn article_query(&self) -> AppResult<ArticleQuery> {
         let limit = parse_number("limit", self.limit.as_deref())?;
-        ArticleQuery::new(self.term.as_deref(), limit).map_err(AppError::Invalid)
+        ArticleQuery::new(self.term.as_deref(), limit)
     }
 
     fn ttl(&self, default: u64) -> AppResult<u64> {
-        validate_ttl(parse_number("ttl", self.ttl.as_deref())?, default).map_err(AppError::Invalid)
+        validate_ttl(parse_number("ttl", self.ttl.as_deref())?, default)
     }
 }
 
@@ -86,7 +86,7 @@ async fn query_sql(State(state): State<AppState>, body: axum::body::Bytes) -> Re
         let guarded = crate::server::query::sql_guard::check(&request.sql, &state.database_name(), crate::model::MAX_LIMIT.into())
             .map_err(|r| AppError::Invalid(r.0))?;
         if request.cache {
-            let ttl = validate_ttl(request.ttl, state.default_ttl_s).map_err(AppError::Invalid)?;
+            let ttl = validate_ttl(request.ttl, state.default_ttl_s)?;
             cache::query_cache(&state, Lookup::Sql(&guarded), ttl).await
         } else {
             cache::query_mysql(&state, Lookup::Sql(&guarded)).await

@@ -21,14 +21,14 @@ use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 
 use crate::app::{shell, App};
-use crate::error::AppError;
+use crate::error::{AppError, AppResult};
 use crate::server::config::{Resolved, ServeArgs};
 use crate::server::connections::{mysql_pool, redis_pool};
 use crate::server::state::AppState;
 
 /// The shared state for a set of connection settings. MySQL connects on first use; Redis gets a moment to
 /// connect so the first request can use it, but a dead Redis never holds the server back.
-pub async fn connect(c: &Resolved) -> Result<AppState, String> {
+pub async fn connect(c: &Resolved) -> AppResult<AppState> {
     let db = mysql_pool(&c.database_url.value, c.db_pool)?;
     let redis = redis_pool(&c.redis_url.value, c.redis_pool, c.redis_ca_file.as_deref())?;
     if tokio::time::timeout(std::time::Duration::from_secs(2), redis.wait_for_connect()).await.is_err() {
@@ -39,9 +39,9 @@ pub async fn connect(c: &Resolved) -> Result<AppState, String> {
         let sql_db = mysql_pool(url, 4)?;
         let (main, custom) = (state.database_name(), sql_db.connect_options().get_database().unwrap_or_default().to_string());
         if main != custom {
-            return Err(format!(
+            return Err(AppError::Invalid(format!(
                 "the custom SQL connection reads database `{custom}` but the main one is `{main}`: point both at one database"
-            ));
+            )));
         }
         state.set_sql_db(sql_db);
     } else if let Some(user) = c.sql_readonly_user.as_deref() {
@@ -55,7 +55,7 @@ pub async fn connect(c: &Resolved) -> Result<AppState, String> {
     Ok(state)
 }
 
-pub async fn serve(args: ServeArgs, resolved: Resolved) -> Result<(), String> {
+pub async fn serve(args: ServeArgs, resolved: Resolved) -> AppResult<()> {
     let state = connect(&resolved).await?;
     let options = leptos_options(&args)?;
 
@@ -72,7 +72,7 @@ pub async fn serve(args: ServeArgs, resolved: Resolved) -> Result<(), String> {
     axum::serve(listener, router(state, options))
         .with_graceful_shutdown(shutdown_signal())
         .await
-        .map_err(|e| format!("server stopped: {e}"))
+        .map_err(|e| AppError::Internal(format!("server stopped: {e}")))
 }
 
 pub fn router(state: AppState, options: LeptosOptions) -> Router {
@@ -184,7 +184,7 @@ async fn healthz(State(state): State<AppState>) -> Json<serde_json::Value> {
 }
 
 /// Under `cargo leptos watch` the LEPTOS_* variables describe the build; run alone, the binary uses its flags.
-fn leptos_options(args: &ServeArgs) -> Result<LeptosOptions, String> {
+fn leptos_options(args: &ServeArgs) -> AppResult<LeptosOptions> {
     let mut options = if std::env::var_os("LEPTOS_OUTPUT_NAME").is_some() {
         get_configuration(None).map_err(|e| format!("bad LEPTOS_* environment: {e}"))?.leptos_options
     } else {

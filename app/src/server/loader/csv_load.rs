@@ -3,6 +3,7 @@
 //! Nothing is visible until every row has been read and inserted: a bad row stops the load with
 //! `file:line: reason`, drops the staging table, and leaves `articles` exactly as it was.
 
+use crate::error::{AppError, AppResult};
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufReader, Read};
@@ -34,7 +35,7 @@ struct Row {
     fields: Vec<String>,
 }
 
-pub async fn load_csv(db: &MySqlPool, path: &Path, force: bool, progress: &mut Progress) -> Result<LoadReport, String> {
+pub async fn load_csv(db: &MySqlPool, path: &Path, force: bool, progress: &mut Progress) -> AppResult<LoadReport> {
     let source = path.display().to_string();
     let checksum = file_checksum(path)?;
     // Read (and on first use create) the load record before anything else, forced or not.
@@ -58,7 +59,7 @@ pub async fn load_csv(db: &MySqlPool, path: &Path, force: bool, progress: &mut P
     Ok(LoadReport { rows, loaded: true, source })
 }
 
-fn file_checksum(path: &Path) -> Result<String, String> {
+fn file_checksum(path: &Path) -> AppResult<String> {
     let mut file = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let mut hasher = Sha256::new();
     // The table layout is part of what was loaded: a file loaded by an older layout is loaded again.
@@ -75,7 +76,7 @@ fn file_checksum(path: &Path) -> Result<String, String> {
 }
 
 /// Reads, validates and inserts every row; returns how many.
-async fn insert_all(db: &MySqlPool, path: &Path, progress: &mut Progress) -> Result<u64, String> {
+async fn insert_all(db: &MySqlPool, path: &Path, progress: &mut Progress) -> AppResult<u64> {
     let file = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let total_bytes = file.metadata().map(|m| m.len()).unwrap_or(0);
     progress.start_bytes(total_bytes);
@@ -99,11 +100,11 @@ async fn insert_all(db: &MySqlPool, path: &Path, progress: &mut Progress) -> Res
         let line = record.position().map_or(0, |p| p.line());
         let row = validate(&record, &order).map_err(|why| format!("{}:{line}: {why}", path.display()))?;
         if let Some(first) = seen.insert(row.object_id, line) {
-            return Err(format!(
+            return Err(AppError::Invalid(format!(
                 "{}:{line}: duplicate OBJECTID {} (first on line {first})",
                 path.display(),
                 row.object_id
-            ));
+            )));
         }
         batch.push(row);
         if batch.len() == BATCH_ROWS {
@@ -120,7 +121,7 @@ async fn insert_all(db: &MySqlPool, path: &Path, progress: &mut Progress) -> Res
 }
 
 /// Maps the file's header to `COLUMNS`: every seed column must be there once, in any order.
-fn header_order(path: &Path, reader: &mut csv::Reader<BufReader<File>>) -> Result<Vec<usize>, String> {
+fn header_order(path: &Path, reader: &mut csv::Reader<BufReader<File>>) -> AppResult<Vec<usize>> {
     let header = reader.byte_headers().map_err(|e| csv_error(path, e))?.clone();
     let names: Vec<String> = header.iter().map(|h| String::from_utf8_lossy(h).trim().trim_start_matches('\u{feff}').to_string()).collect();
     let mut order = Vec::with_capacity(COLUMNS.len());
@@ -129,25 +130,25 @@ fn header_order(path: &Path, reader: &mut csv::Reader<BufReader<File>>) -> Resul
             names.iter().enumerate().filter(|(_, n)| n.eq_ignore_ascii_case(column)).map(|(i, _)| i).collect();
         match found.as_slice() {
             [i] => order.push(*i),
-            [] => return Err(format!("{}:1: header has no {column} column (found: {})", path.display(), names.join(", "))),
-            _ => return Err(format!("{}:1: header has {column} more than once", path.display())),
+            [] => return Err(AppError::Invalid(format!("{}:1: header has no {column} column (found: {})", path.display(), names.join(", ")))),
+            _ => return Err(AppError::Invalid(format!("{}:1: header has {column} more than once", path.display()))),
         }
     }
     if names.len() != COLUMNS.len() {
-        return Err(format!(
+        return Err(AppError::Invalid(format!(
             "{}:1: header has {} columns, expected the {} seed columns: {}",
             path.display(),
             names.len(),
             COLUMNS.len(),
             COLUMNS.join(", ")
-        ));
+        )));
     }
     Ok(order)
 }
 
-fn validate(record: &csv::ByteRecord, order: &[usize]) -> Result<Row, String> {
+fn validate(record: &csv::ByteRecord, order: &[usize]) -> AppResult<Row> {
     if record.len() != COLUMNS.len() {
-        return Err(format!("expected {} fields, found {}", COLUMNS.len(), record.len()));
+        return Err(AppError::Invalid(format!("expected {} fields, found {}", COLUMNS.len(), record.len())));
     }
     let mut fields = Vec::with_capacity(COLUMNS.len());
     for (column, &at) in COLUMNS.iter().zip(order) {
@@ -165,11 +166,11 @@ fn validate(record: &csv::ByteRecord, order: &[usize]) -> Result<Row, String> {
 /// On an error the caller drops the staging table, which waits for an INSERT still running.
 struct Inserter {
     db: MySqlPool,
-    inflight: Option<tokio::task::JoinHandle<Result<(), String>>>,
+    inflight: Option<tokio::task::JoinHandle<AppResult<()>>>,
 }
 
 impl Inserter {
-    async fn push(&mut self, batch: Vec<Row>) -> Result<(), String> {
+    async fn push(&mut self, batch: Vec<Row>) -> AppResult<()> {
         if batch.is_empty() {
             return Ok(());
         }
@@ -181,7 +182,7 @@ impl Inserter {
         }
     }
 
-    async fn finish(mut self) -> Result<(), String> {
+    async fn finish(mut self) -> AppResult<()> {
         match self.inflight.take() {
             Some(last) => joined(last).await,
             None => Ok(()),
@@ -189,11 +190,11 @@ impl Inserter {
     }
 }
 
-async fn joined(task: tokio::task::JoinHandle<Result<(), String>>) -> Result<(), String> {
+async fn joined(task: tokio::task::JoinHandle<AppResult<()>>) -> AppResult<()> {
     task.await.map_err(|e| format!("inserting rows failed: {e}"))?
 }
 
-async fn insert_batch(db: &MySqlPool, batch: &[Row]) -> Result<(), String> {
+async fn insert_batch(db: &MySqlPool, batch: &[Row]) -> AppResult<()> {
     let mut q = QueryBuilder::new(format!("INSERT INTO {STAGING} ({}) ", COLUMNS.join(", ")));
     q.push_values(batch, |mut b, row| {
         b.push_bind(row.object_id);

@@ -1,5 +1,6 @@
 //! The `articles` table: its schema, the record of what was loaded into it, and the atomic swap.
 
+use crate::error::{AppError, AppResult};
 use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
 use sqlx::Row;
 
@@ -55,12 +56,12 @@ pub struct DatasetRecord {
 }
 
 /// Connects to the database in `url`, creating the database first when the server does not have it yet.
-pub async fn connect_creating(url: &str) -> Result<MySqlPool, String> {
+pub async fn connect_creating(url: &str) -> AppResult<MySqlPool> {
     let options: MySqlConnectOptions =
         url.parse().map_err(|e| format!("DATABASE_URL is not a valid MySQL URL: {}", redact_error(e)))?;
     let database = options.get_database().map(str::to_owned).ok_or("DATABASE_URL names no database")?;
     if !database.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-        return Err(format!("database name {database:?}: use letters, digits and '_' only"));
+        return Err(AppError::Invalid(format!("database name {database:?}: use letters, digits and '_' only")));
     }
     let server: MySqlConnectOptions = strip_database(url)
         .parse()
@@ -71,7 +72,7 @@ pub async fn connect_creating(url: &str) -> Result<MySqlPool, String> {
         .await
         .map_err(|e| format!("cannot create database {database}: {}", redact_error(e)))?;
     admin.close().await;
-    MySqlPoolOptions::new().max_connections(4).connect_with(options).await.map_err(unreachable)
+    Ok(MySqlPoolOptions::new().max_connections(4).connect_with(options).await.map_err(unreachable)?)
 }
 
 fn unreachable(e: sqlx::Error) -> String {
@@ -90,7 +91,7 @@ fn strip_database(url: &str) -> String {
     }
 }
 
-pub async fn table_exists(db: &MySqlPool, name: &str) -> Result<bool, String> {
+pub async fn table_exists(db: &MySqlPool, name: &str) -> AppResult<bool> {
     let n: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?",
     )
@@ -101,9 +102,9 @@ pub async fn table_exists(db: &MySqlPool, name: &str) -> Result<bool, String> {
     Ok(n > 0)
 }
 
-pub async fn current_record(db: &MySqlPool) -> Result<Option<DatasetRecord>, String> {
+pub async fn current_record(db: &MySqlPool) -> AppResult<Option<DatasetRecord>> {
     sqlx::query(META_SQL).execute(db).await.map_err(redact_error)?;
-    read_record(db).await.map_err(redact_error)
+    Ok(read_record(db).await.map_err(redact_error)?)
 }
 
 /// The record without creating anything: `None` before the first load.
@@ -127,20 +128,20 @@ pub async fn read_record(db: &MySqlPool) -> Result<Option<DatasetRecord>, sqlx::
     }))
 }
 
-pub async fn create_staging(db: &MySqlPool) -> Result<(), String> {
+pub async fn create_staging(db: &MySqlPool) -> AppResult<()> {
     drop_staging(db).await?;
     sqlx::query(&create_table_sql(STAGING)).execute(db).await.map_err(redact_error)?;
     Ok(())
 }
 
-pub async fn drop_staging(db: &MySqlPool) -> Result<(), String> {
+pub async fn drop_staging(db: &MySqlPool) -> AppResult<()> {
     sqlx::query(&format!("DROP TABLE IF EXISTS {STAGING}")).execute(db).await.map_err(redact_error)?;
     Ok(())
 }
 
 /// Puts the staging table in place of `articles` in one RENAME TABLE, so readers see the old rows or the new
 /// ones, never a half-loaded table, then records where the rows came from.
-pub async fn swap_in(db: &MySqlPool, source: &str, checksum: &str, rows: u64) -> Result<(), String> {
+pub async fn swap_in(db: &MySqlPool, source: &str, checksum: &str, rows: u64) -> AppResult<()> {
     sqlx::query(&format!("DROP TABLE IF EXISTS {RETIRED}")).execute(db).await.map_err(redact_error)?;
     let rename = if table_exists(db, TABLE).await? {
         format!("RENAME TABLE {TABLE} TO {RETIRED}, {STAGING} TO {TABLE}")

@@ -2,6 +2,7 @@
 //! users (RDS's master user may). Nothing is written down: the password is derived from the main user's, so
 //! every instance computes the same one, and it changes when the main password rotates.
 
+use crate::error::{AppError, AppResult};
 use std::time::Duration;
 
 use percent_encoding::percent_decode_str;
@@ -12,9 +13,9 @@ use crate::server::connections::redact_error;
 
 /// Creates `user` if needed, sets its password, grants it SELECT on the main connection's database and
 /// nothing else, and returns a pool that logs in as it.
-pub async fn provision(main: &MySqlPool, main_url: &str, user: &str) -> Result<MySqlPool, String> {
+pub async fn provision(main: &MySqlPool, main_url: &str, user: &str) -> AppResult<MySqlPool> {
     if user.is_empty() || user.len() > 32 || !user.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-        return Err(format!("{user:?} is not a user name cachelens creates (letters, digits and _, at most 32)"));
+        return Err(AppError::Internal(format!("{user:?} is not a user name cachelens creates (letters, digits and _, at most 32)")));
     }
     let password = derived_password(main_url, user).ok_or("the main connection has no password to derive one from")?;
     let options = main.connect_options();
@@ -28,7 +29,7 @@ pub async fn provision(main: &MySqlPool, main_url: &str, user: &str) -> Result<M
         if let Err(e) = sqlx::raw_sql(&statement).execute(main).await {
             // The server may quote the statement back; the password must not travel with it.
             let why = e.as_database_error().map(|d| d.message().to_string()).unwrap_or_else(|| redact_error(e));
-            return Err(why.replace(&password, "****"));
+            return Err(AppError::Internal(why.replace(&password, "****")));
         }
     }
     let readonly = (*options).clone().username(user).password(&password);

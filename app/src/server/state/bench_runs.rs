@@ -10,7 +10,7 @@ use hdrhistogram::Histogram;
 
 use crate::bench::{BenchReport, BenchSpec, BenchState, PathReport};
 use crate::model::QueryPath;
-use crate::error::AppError;
+use crate::error::{AppError, AppResult};
 use crate::stats::Percentiles;
 
 /// Finished runs kept for the list.
@@ -141,7 +141,7 @@ impl BenchRegistry {
     /// Checks the spec and registers a new run; another run in progress is a conflict, since two at once
     /// would measure each other.
     pub fn register(&self, spec: BenchSpec) -> Result<Arc<BenchRun>, AppError> {
-        let spec = spec.validated().map_err(AppError::Invalid)?;
+        let spec = spec.validated()?;
         let mut runs = self.runs.lock().expect("bench registry");
         if let Some(running) = runs.iter().find(|r| r.report().state == BenchState::Running) {
             return Err(AppError::Conflict(format!("benchmark {} is still running: wait for it or cancel it", running.id)));
@@ -165,7 +165,7 @@ impl BenchRegistry {
 }
 
 /// A run outside any registry, for the CLI.
-pub fn standalone(spec: BenchSpec) -> Result<Arc<BenchRun>, String> {
+pub fn standalone(spec: BenchSpec) -> AppResult<Arc<BenchRun>> {
     Ok(Arc::new(BenchRun::new(1, spec.validated()?)))
 }
 
