@@ -19,14 +19,14 @@
 //!
 //! `pub(crate)` is the default; `pub` marks what the integration tests and the binary use.
 
-pub mod bench;
-pub mod cache;
+pub(crate) mod bench;
+pub(crate) mod cache;
 pub mod cli;
 pub mod config;
-pub mod connections;
+pub(crate) mod connections;
 pub mod http;
 pub mod loader;
-pub mod metrics;
+pub(crate) mod metrics;
 pub mod query;
-pub mod run_log;
-pub mod state;
+pub(crate) mod run_log;
+pub(crate) mod state;

@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 
-pub use crate::server::state::bench_runs::{standalone, BenchRegistry, BenchRun};
+pub use crate::server::state::bench_runs::{standalone, BenchRun};
 use crate::server::state::bench_runs::MAX_TRACKED_US;
 
 use crate::bench::{BenchSpec, BenchState};

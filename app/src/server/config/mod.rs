@@ -13,7 +13,7 @@ use clap::parser::ValueSource;
 use clap::{ArgMatches, Args};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
-pub mod aws;
+pub(crate) mod aws;
 pub mod file;
 
 pub use file::FileLayer;

@@ -1,9 +1,9 @@
 //! The axum router: Leptos pages and server functions, static files and the JSON endpoints, each module with
 //! its own routes, merged here; the one place requests enter.
 
-pub mod api;
-pub mod assets;
-pub mod bench_api;
+pub(crate) mod api;
+pub(crate) mod assets;
+pub(crate) mod bench_api;
 mod csp;
 
 use axum::{

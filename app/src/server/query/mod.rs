@@ -1,7 +1,7 @@
 //! What MySQL is asked: the seed's article search, a custom SELECT through its guard, and the SELECT-only user
 //! custom SQL runs as. Knows nothing of HTTP or the cache.
 
-pub mod articles;
-pub mod custom_sql;
-pub mod readonly_user;
+pub(crate) mod articles;
+pub(crate) mod custom_sql;
+pub(crate) mod readonly_user;
 pub mod sql_guard;
