@@ -108,9 +108,10 @@ def features(meta, side):
     return args
 
 
-def spawn(name, args, env):
+def spawn(name, args, env, drop=()):
     print(f"site: {name}: {' '.join(args)}", file=sys.stderr, flush=True)
-    return name, subprocess.Popen(args, cwd=ROOT, env={**os.environ, **env})
+    full = {k: v for k, v in {**os.environ, **env}.items() if k not in drop}
+    return name, subprocess.Popen(args, cwd=ROOT, env=full)
 
 
 def wait_all(procs):
@@ -142,9 +143,10 @@ def compile_all(release, front_only):
     procs += [
         spawn("front", ["cargo", "build", f"--package={meta['lib-package']}", "--lib", f"--target-dir={front_target}",
                         f"--target={WASM}", *features(meta, "lib"), *lib_args, *profile_args(lib_profile)], lib_env),
-        # The stylesheet tool is host code of the workspace: its own target dir keeps it off the server's lock.
+        # The stylesheet tool is host code of the workspace: its own target dir keeps it off the server's lock, and
+        # one environment for debug and release sites keeps it from being rebuilt each time they alternate.
         spawn("style tool", ["cargo", "build", "--release", "--package=cachelens-site-css",
-                             f"--target-dir={target / 'tools'}"], {}),
+                             f"--target-dir={target / 'tools'}"], {}, drop=("RUSTC_BOOTSTRAP", "RUSTFLAGS")),
     ]
     wait_all(procs)
 
