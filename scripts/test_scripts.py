@@ -141,7 +141,10 @@ class AgainstCargoLeptos(unittest.TestCase):
     def test_cargo_leptos_watch_serves_a_hydrating_dashboard(self):
         addr = "127.0.0.1:18012"
         # Its own target dir: LEPTOS_WATCH changes how leptos compiles, and sharing would rebuild it both ways.
-        env = {**toolchain_env(), "LEPTOS_SITE_ADDR": addr, "LEPTOS_RELOAD_PORT": "18013",
+        # cargo-leptos announces LEPTOS_SITE_ADDR and the server must listen there (not on CACHELENS_ADDR's default).
+        env = {k: v for k, v in toolchain_env().items() if k != "CACHELENS_ADDR"}
+        # Its own site root too: the watch build must not replace target/site, which the other tests serve.
+        env = {**env, "LEPTOS_SITE_ADDR": addr, "LEPTOS_RELOAD_PORT": "18013", "LEPTOS_SITE_ROOT": "target/site-watch",
                "CARGO_TARGET_DIR": str(Path.home() / ".cache/cachelens/watch-target"),
                "CACHELENS_CACHE_PREFIX": "cachelens-watch"}
         log = open(STATE / "watch-test.log", "w")
@@ -168,7 +171,10 @@ class AgainstCargoLeptos(unittest.TestCase):
                                   env={**os.environ, "CACHELENS_URL": f"http://{addr}"}, capture_output=True, text=True)
             self.assertEqual(done.returncode, 0, done.stderr)
         finally:
-            os.killpg(watch.pid, signal.SIGTERM)
+            try:
+                os.killpg(watch.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
             watch.wait(timeout=30)
             log.close()
 

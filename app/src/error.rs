@@ -13,6 +13,12 @@ pub enum AppError {
     /// The request itself is wrong: a parameter out of range, a statement the guard refuses.
     #[error("{0}")]
     Invalid(String),
+    /// No access token, or a wrong one, where one is required.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// A request this server refuses whoever sends it (one from another site).
+    #[error("{0}")]
+    Forbidden(String),
     #[error("{0}")]
     NotFound(String),
     /// The request collides with work in progress (another benchmark run).
@@ -21,6 +27,9 @@ pub enum AppError {
     /// A request body over the limit the server takes.
     #[error("{0}")]
     TooLarge(String),
+    /// A body in a format the endpoint does not take.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
     /// MySQL could not answer: cachelens cannot serve without it.
     #[error("MySQL is unavailable: {0}")]
     DatabaseDown(String),
@@ -38,9 +47,12 @@ impl AppError {
     pub fn status(&self) -> u16 {
         match self {
             Self::Invalid(_) => 400,
+            Self::Unauthorized(_) => 401,
+            Self::Forbidden(_) => 403,
             Self::NotFound(_) => 404,
             Self::Conflict(_) => 409,
             Self::TooLarge(_) => 413,
+            Self::UnsupportedMediaType(_) => 415,
             Self::Internal(_) => 500,
             Self::DatabaseDown(_) | Self::CacheDown(_) => 503,
         }
@@ -165,6 +177,9 @@ mod tests {
             (AppError::NotFound("gone".into()), 404),
             (AppError::Conflict("busy".into()), 409),
             (AppError::TooLarge("big".into()), 413),
+            (AppError::Unauthorized("who".into()), 401),
+            (AppError::Forbidden("no".into()), 403),
+            (AppError::UnsupportedMediaType("json".into()), 415),
             (AppError::DatabaseDown("down".into()), 503),
             (AppError::CacheDown("down".into()), 503),
             (AppError::Internal("oops".into()), 500),

@@ -138,6 +138,8 @@ class UserDataSandboxTest(unittest.TestCase):
             env_file = f.read()
         self.assertIn(f"CACHELENS_DB_SECRET={secret['ARN']}", env_file)
         self.assertNotIn(self.db.password, env_file, "the password was written to disk")
+        # No access-token secret in this stack yet: serving the public address needs the explicit opt-out.
+        self.assertIn("CACHELENS_ALLOW_ANONYMOUS=true", env_file)
         self.assertTrue(os.path.islink(os.path.join(self.sandbox, "opt/cachelens/current")))
 
         base = f"http://127.0.0.1:{port}"

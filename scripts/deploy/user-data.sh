@@ -23,7 +23,12 @@ release="$PREFIX/releases/$(printf '%s' "${CACHELENS_BUNDLE_ETAG:-$CACHELENS_BUN
 # 1. The bundle: the server binary, the site, the sample data.
 if [ ! -x "$release/cachelens" ]; then
     tmp=$(mktemp -d)
-    aws s3 cp --only-show-errors "$CACHELENS_BUNDLE_URI" "$tmp/bundle.tar.gz"
+    # The instance role's credentials can take a little while to reach a new instance: try for two minutes.
+    for attempt in $(seq 1 24); do
+        aws s3 cp --only-show-errors "$CACHELENS_BUNDLE_URI" "$tmp/bundle.tar.gz" && break
+        [ "$attempt" -lt 24 ] || { echo "cachelens: could not fetch $CACHELENS_BUNDLE_URI" >&2; exit 1; }
+        sleep 5
+    done
     mkdir -p "$release"
     tar -xzf "$tmp/bundle.tar.gz" -C "$release" --strip-components=1
     rm -rf "$tmp"
@@ -38,6 +43,13 @@ if [ "${CACHELENS_REDIS_CLUSTER_MODE:-disabled}" = enabled ]; then
     redis_cluster=true
 fi
 case "$redis_host" in *:*) ;; *) redis_host="$redis_host:6379" ;; esac
+# cachelens refuses a public address without an access token. With a token secret it asks for the token;
+# without one (the stack does not make one yet) it serves anonymously, as it did before, and says so here.
+if [ -n "${CACHELENS_ACCESS_TOKEN_SECRET:-}" ]; then
+    access="CACHELENS_ACCESS_TOKEN_SECRET=$CACHELENS_ACCESS_TOKEN_SECRET"
+else
+    access="CACHELENS_ALLOW_ANONYMOUS=true"
+fi
 umask 027
 cat > "$ENV_FILE" <<ENV
 AWS_REGION=${AWS_REGION:-}
@@ -53,6 +65,7 @@ CACHELENS_REDIS_CLUSTER=$redis_cluster
 ${CACHELENS_REDIS_AUTH_SECRET:+CACHELENS_REDIS_AUTH_SECRET=$CACHELENS_REDIS_AUTH_SECRET}
 CACHELENS_TTL=${CACHELENS_TTL:-60}
 CACHELENS_SQL_READONLY_USER=${CACHELENS_SQL_READONLY_USER:-cachelens_reader}
+$access
 RUST_LOG=info
 ENV
 umask 022

@@ -231,6 +231,9 @@ class Checker:
         return value
 
     def check_security(self):
+        # Who may reach the dashboard is the user's to say: a default would open it to everyone who forgot.
+        if (self.config.get("allowedCidr") or {}).get("default") in ("0.0.0.0/0", "::/0"):
+            self.error("security: config.allowedCidr", "no world-open default: leave it unset so `pulumi up` asks")
         for name, resource in self.resources.items():
             token, props = resource.get("type"), resource.get("properties") or {}
             where = f"security: resources.{name}"

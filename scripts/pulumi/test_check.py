@@ -69,8 +69,8 @@ class CheckerTest(unittest.TestCase):
                             "metadataOptions: httpPutResponseHopLimt is not an input of InstanceMetadataOptionsArgs")
 
     def test_misspelled_property_inside_a_list_of_objects(self):
-        self.assertRejected("Pulumi.yaml", "natGatewayId: ${natGateway.id}", "natGatewayID: ${natGateway.id}",
-                            "routes[0]: natGatewayID is not an input of RouteTableRouteArgs")
+        self.assertRejected("Pulumi.yaml", "gatewayId: ${internetGateway.id}", "gatewayID: ${internetGateway.id}",
+                            "routes[0]: gatewayID is not an input of RouteTableRouteArgs")
 
     def test_misspelled_token(self):
         self.assertRejected("Pulumi.yaml", "type: aws:ec2/vpc:Vpc", "type: aws:ec2/vpcs:Vpc",
@@ -126,9 +126,15 @@ class SecurityTest(unittest.TestCase):
                       "security: resources.dbSecurityGroup: ingress[0] opens MySQL (port 3306) to the internet")
 
     def test_redis_open_through_the_allowed_cidr_default(self):
+        self.project.edit("Pulumi.yaml", "  allowedCidr:\n    type: string\n", "  allowedCidr:\n    type: string\n    default: 10.0.0.0/8\n")
+        self.project.edit("Pulumi.yaml", "default: 10.0.0.0/8", "default: 0.0.0.0/0")
         self.rejected("          fromPort: 6379\n          toPort: 6379\n          securityGroups:\n            - ${webSecurityGroup.id}",
                       "          fromPort: 6379\n          toPort: 6379\n          cidrBlocks:\n            - ${allowedCidr}",
                       "opens Redis (port 6379) to the internet")
+
+    def test_a_world_open_default_for_the_dashboard(self):
+        self.rejected("  allowedCidr:\n    type: string\n", "  allowedCidr:\n    type: string\n    default: 0.0.0.0/0\n",
+                      "config.allowedCidr: no world-open default")
 
     def test_ssh(self):
         self.rejected("        - description: dashboard\n          protocol: tcp\n          fromPort: ${appPort}",

@@ -130,10 +130,14 @@ pub async fn main() -> ExitCode {
 }
 
 /// `cargo leptos watch` starts the binary with no arguments at all; under it (LEPTOS_* variables set) that
-/// means `serve`. Run by hand with no arguments, cachelens prints its help as before.
+/// means `serve`, on the address cargo-leptos announces (LEPTOS_SITE_ADDR) unless CACHELENS_ADDR says
+/// otherwise. Run by hand with no arguments, cachelens prints its help as before.
 fn arguments(mut args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
     if args.len() == 1 && std::env::var_os("LEPTOS_OUTPUT_NAME").is_some() {
         args.push("serve".into());
+        if let (None, Some(addr)) = (std::env::var_os("CACHELENS_ADDR"), std::env::var_os("LEPTOS_SITE_ADDR")) {
+            args.extend(["--addr".into(), addr]);
+        }
     }
     args
 }

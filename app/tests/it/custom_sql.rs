@@ -73,14 +73,15 @@ async fn bad_requests_get_a_reason_and_a_runaway_statement_is_stopped() {
     let db = loaded_database("sql_limits", 300).await;
     let base = spawn_app(&db, &redis_url(), "cachelens-t-sqllimits").await;
 
-    let response = http().post(format!("{base}/api/query/sql")).body("{not json").send().await.unwrap();
+    let json = |r: reqwest::RequestBuilder| r.header("content-type", "application/json");
+    let response = json(http().post(format!("{base}/api/query/sql"))).body("{not json").send().await.unwrap();
     assert_eq!(response.status().as_u16(), 400);
     let body: serde_json::Value = response.json().await.unwrap();
     assert!(body["error"].as_str().unwrap().contains("body must be JSON"), "{body}");
 
     // Past the body limit, and an unparsable path parameter: the same JSON shape as every other API error.
     let huge = serde_json::json!({ "sql": format!("select 1 -- {}", "x".repeat(70 * 1024)) }).to_string();
-    let response = http().post(format!("{base}/api/query/sql")).body(huge).send().await.unwrap();
+    let response = json(http().post(format!("{base}/api/query/sql"))).body(huge).send().await.unwrap();
     assert_eq!(response.status().as_u16(), 413);
     let body: serde_json::Value = response.json().await.expect("a JSON answer to an oversized body");
     assert!(body["error"].as_str().is_some_and(|e| !e.is_empty()), "{body}");

@@ -2,6 +2,7 @@
 //! REDIS_URL). Tests that must break a service get one of their own: a private redis-server they can kill, or a
 //! TCP proxy in front of MariaDB they can cut.
 
+mod access;
 mod assets;
 mod aws_config;
 mod bench;

@@ -238,7 +238,17 @@ pub async fn spawn_app_with(settings: Resolved) -> String {
 
 /// Like [`spawn_app_with`], serving static files from `site_root`.
 pub async fn spawn_app_serving(settings: Resolved, site_root: &str) -> String {
-    let state = cachelens::server::http::connect(&settings).await.expect("valid connection settings");
+    spawn_app_full(settings, site_root, None).await
+}
+
+/// Like [`spawn_app_with`], asking for `token` on every page and API.
+pub async fn spawn_app_guarded(settings: Resolved, token: &str) -> String {
+    spawn_app_full(settings, "target/site", Some(token.to_string())).await
+}
+
+async fn spawn_app_full(settings: Resolved, site_root: &str, token: Option<String>) -> String {
+    let mut state = cachelens::server::http::connect(&settings).await.expect("valid connection settings");
+    state.set_access_token(token);
     let options = LeptosOptions::builder().output_name("cachelens").site_root(site_root).build();
     let app = cachelens::server::http::router(state, options);
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();

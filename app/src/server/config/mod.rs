@@ -288,6 +288,16 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "CACHELENS_ADDR", default_value = "127.0.0.1:8008")]
     pub addr: SocketAddr,
+    /// Require this token for every page and API (a bearer header, or a session from /login). Without one,
+    /// serve refuses any address but loopback unless --allow-anonymous.
+    #[arg(long, env = "CACHELENS_ACCESS_TOKEN", hide_env_values = true)]
+    pub access_token: Option<String>,
+    /// Secrets Manager secret holding the access token (plain, or JSON with `token`/`password`).
+    #[arg(long, env = "CACHELENS_ACCESS_TOKEN_SECRET", conflicts_with = "access_token")]
+    pub access_token_secret: Option<String>,
+    /// Serve a non-loopback address without an access token (behind your own authentication, say).
+    #[arg(long, env = "CACHELENS_ALLOW_ANONYMOUS")]
+    pub allow_anonymous: bool,
     /// Folder holding the built site (pkg/cachelens.js, .wasm, .css and the public assets).
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
     pub site_root: String,

@@ -1,6 +1,7 @@
 //! The axum router: Leptos pages and server functions, static files and the JSON endpoints, each module with
 //! its own routes, merged here; the one place requests enter.
 
+mod access;
 pub(crate) mod api;
 pub(crate) mod assets;
 pub(crate) mod bench_api;
@@ -56,7 +57,15 @@ pub async fn connect(c: &Resolved) -> AppResult<AppState> {
 }
 
 pub async fn serve(args: ServeArgs, resolved: Resolved) -> AppResult<()> {
-    let state = connect(&resolved).await?;
+    let token = access_token(&args, &resolved).await?;
+    if token.is_none() && !args.addr.ip().is_loopback() && !args.allow_anonymous {
+        return Err(AppError::Invalid(format!(
+            "refusing to serve {} without an access token: it carries a SQL box and a load generator; give --access-token (CACHELENS_ACCESS_TOKEN), or --allow-anonymous",
+            args.addr
+        )));
+    }
+    let mut state = connect(&resolved).await?;
+    state.set_access_token(token);
     let options = leptos_options(&args)?;
 
     use axum::serve::ListenerExt;
@@ -83,7 +92,8 @@ pub fn router(state: AppState, options: LeptosOptions) -> Router {
         .route("/metrics", get(metrics))
         .with_state(state.clone())
         .merge(crate::server::http::api::routes(state.clone()))
-        .merge(crate::server::http::bench_api::routes(state.clone()));
+        .merge(crate::server::http::bench_api::routes(state.clone()))
+        .merge(access::routes(state.clone()));
     let pkg_dir = std::path::Path::new(&*options.site_root).join(&*options.site_pkg_dir);
     let pages = Router::new()
         .nest_service(&format!("/{}", options.site_pkg_dir), crate::server::http::assets::pkg_routes(pkg_dir))
@@ -102,6 +112,7 @@ pub fn router(state: AppState, options: LeptosOptions) -> Router {
         .fallback(leptos_axum::file_and_error_handler(page))
         .with_state(options);
     api.merge(pages)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), access::guard))
         .layer(axum::middleware::from_fn_with_state(state, count_responses))
         // Pages and JSON for clients that ask: the 500-row page and answer shrink about fivefold, at the fastest
         // level because a hit's whole budget is a fraction of a millisecond. Server-sent events stay as they are
@@ -181,6 +192,17 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
 async fn healthz(State(state): State<AppState>) -> Json<serde_json::Value> {
     let (mysql, redis) = state.probe().await;
     Json(serde_json::json!({ "status": "ok", "mysql": mysql, "redis": redis }))
+}
+
+/// The access token: given, or read from its Secrets Manager secret (the deployment's).
+async fn access_token(args: &ServeArgs, resolved: &Resolved) -> AppResult<Option<String>> {
+    if let Some(token) = args.access_token.clone().filter(|t| !t.is_empty()) {
+        return Ok(Some(token));
+    }
+    let Some(secret) = &args.access_token_secret else { return Ok(None) };
+    let sdk = crate::server::config::aws::load_sdk_config(resolved.region.as_ref().map(|r| r.value.clone())).await?;
+    let text = crate::server::config::aws::secret_string(&sdk, secret).await?;
+    Ok(Some(crate::server::config::aws::parse_token_secret(secret, &text)?))
 }
 
 /// Under `cargo leptos watch` the LEPTOS_* variables describe the build; run alone, the binary uses its flags.

@@ -2,6 +2,7 @@
 //! the layers above keep in it (the Redis circuit breaker, the single-flight gates, the benchmark runs). Uses
 //! only the leaf modules (connections, config, metrics, run_log) and the shared crate types.
 
+pub mod access;
 pub mod bench_runs;
 pub mod breaker;
 pub mod single_flight;
@@ -13,6 +14,7 @@ use sqlx::mysql::MySqlPool;
 
 use crate::error::AppError;
 use crate::model::{Probe, ServiceStatus};
+use access::Access;
 use bench_runs::BenchRegistry;
 use breaker::Breaker;
 use single_flight::SingleFlight;
@@ -56,6 +58,8 @@ pub struct Shared {
     pub runs: Option<Arc<RunLog>>,
     pub benches: Arc<BenchRegistry>,
     pub breaker: Arc<Breaker>,
+    /// Who may use the dashboard: the access token and its sessions.
+    pub access: Arc<Access>,
     /// One gate per cache key being filled, so concurrent misses on a key run one MySQL query.
     pub fills: SingleFlight,
     status_checks: Arc<AtomicU64>,
@@ -84,9 +88,15 @@ impl AppState {
             runs: Some(Arc::default()),
             benches: Arc::default(),
             breaker: Arc::default(),
+            access: Arc::default(),
             fills: SingleFlight::default(),
             status_checks: Arc::default(),
         }))
+    }
+
+    /// Pages and APIs then ask for `token` (a bearer header or a session signed in with it).
+    pub fn set_access_token(&mut self, token: Option<String>) {
+        Arc::make_mut(&mut self.0).access = Arc::new(Access::with_token(token));
     }
 
     /// Custom SQL runs over `pool` (a SELECT-only user) instead of the main pool.
