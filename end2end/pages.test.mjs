@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
-import { openHydrated, withBrowser } from './browser.mjs';
+import { BASE, openHydrated, withBrowser } from './browser.mjs';
 
 // Every page at a desktop and a phone width: hydrated without console errors, no sideways scrolling of the
 // page itself (wide tables scroll inside their own box), every form control labelled, and a screenshot to look
@@ -38,6 +38,13 @@ for (const [size, viewport] of Object.entries(VIEWPORTS)) {
         page.assertNoErrors();
         await page.close();
       }
+      // The sign-in page is plain HTML (no WASM to wait for): the same checks.
+      const login = await browser.newPage({ viewport });
+      await login.goto(`${BASE}/login`);
+      assert.equal(await login.evaluate(() => document.documentElement.scrollWidth - window.innerWidth), 0, `login at ${size} scrolls sideways`);
+      assert.equal(await login.evaluate(() => document.querySelector('#token').labels.length), 1, 'the token field has its label');
+      await login.screenshot({ path: `target/screenshots/login-${size}.png`, fullPage: true });
+      await login.close();
     });
   });
 }

@@ -122,7 +122,7 @@ fn login_html(next: Option<&str>, problem: Option<&str>) -> String {
         r#"<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Sign in · cachelens</title><link rel="stylesheet" href="/pkg/cachelens.css"><link rel="icon" href="/favicon.svg" type="image/svg+xml"></head>
 <body><header class="topbar"><span class="brand">cachelens</span></header><main>
-<h1>Sign in</h1><p>This cachelens asks for its access token (on AWS: <code>pulumi stack output --show-secrets accessToken</code>).</p>
+<h1>Sign in</h1><p>This cachelens asks for the access token it was started with (<code>--access-token</code>, <code>CACHELENS_ACCESS_TOKEN</code> or its secret).</p>
 {problem}<form method="post" action="/login"><input type="hidden" name="next" value="{next}">
 <label for="token">Access token <input id="token" name="token" type="password" autocomplete="current-password" required autofocus></label>
 <button type="submit" id="sign-in">Sign in</button></form></main></body></html>"#
