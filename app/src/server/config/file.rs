@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 
+use clap::builder::Resettable::Reset;
 use clap::Command;
 
 use crate::error::{AppError, AppResult};
@@ -80,7 +81,9 @@ fn check(arg: &clap::Arg, value: &str) -> Result<(), String> {
         };
     }
     let long = format!("--{}", arg.get_long().unwrap_or_default());
-    let probe = Command::new("cachelens").no_binary_name(true).arg(arg.clone().required(false));
+    // Alone in the probe, the flag keeps its parser but not its ties to flags the probe lacks (clap asserts them).
+    let alone = arg.clone().required(false).conflicts_with(Reset).requires(Reset).overrides_with(Reset);
+    let probe = Command::new("cachelens").no_binary_name(true).arg(alone);
     probe.try_get_matches_from([OsStr::new(&long), OsStr::new(value)]).map(|_| ()).map_err(|e| clap_reason(&e))
 }
 

@@ -347,6 +347,23 @@ mod tests {
         assert!(err.contains("unknown field") && !err.contains("hunter2"), "{err}");
     }
 
+    /// A file key whose flag conflicts with another (sql_readonly_user, sql_database_url) is checked and used
+    /// like any other; naming both is refused once, whichever layers gave them.
+    #[tokio::test]
+    async fn a_flag_with_conflicts_can_come_from_the_file() {
+        let dir = std::env::temp_dir().join(format!("cachelens-conflicts-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("c.toml");
+        std::fs::write(&file, "database_url = \"mysql://u:pw@db/covid\"\nsql_readonly_user = \"reader\"\n").unwrap();
+        let (args, matches, layer) = parse(&file, &[]).unwrap();
+        let r = resolve(&args, Some(&matches), layer.as_ref()).await.unwrap();
+        assert_eq!(r.sql_readonly_user.as_deref(), Some("reader"));
+        let (args, matches, layer) = parse(&file, &["--sql-database-url", "mysql://r:p@db/covid"]).unwrap();
+        let err = resolve(&args, Some(&matches), layer.as_ref()).await.unwrap_err().to_string();
+        assert!(err.contains("not both"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
     #[tokio::test]
     async fn tuning_comes_from_the_file_unless_a_flag_or_variable_is_given() {
         let dir = std::env::temp_dir().join(format!("cachelens-tuning-{}", std::process::id()));
