@@ -33,6 +33,9 @@ pub enum AppError {
     /// MySQL could not answer: cachelens cannot serve without it.
     #[error("MySQL is unavailable: {0}")]
     DatabaseDown(String),
+    /// MySQL turned cachelens's login down (its password rotated, say): worth re-reading the credentials.
+    #[error("MySQL refused the login: {0}")]
+    DatabaseLoginRefused(String),
     /// Redis could not answer where nothing else can stand in for it (deleting the cache).
     #[error("{0}")]
     CacheDown(String),
@@ -54,7 +57,7 @@ impl AppError {
             Self::TooLarge(_) => 413,
             Self::UnsupportedMediaType(_) => 415,
             Self::Internal(_) => 500,
-            Self::DatabaseDown(_) | Self::CacheDown(_) => 503,
+            Self::DatabaseDown(_) | Self::DatabaseLoginRefused(_) | Self::CacheDown(_) => 503,
         }
     }
 
@@ -150,6 +153,10 @@ mod http {
                 // The server answered but refused the statement: a missing table is a setup problem the user can fix.
                 Database(db) if db.code().as_deref() == Some("42S02") => {
                     Self::DatabaseDown("the articles table does not exist yet: run `cachelens load-data`".into())
+                }
+                // SQLSTATE 28000 is MySQL's access denied (1045): on connect, a password that no longer holds.
+                Database(db) if db.code().as_deref() == Some("28000") => {
+                    Self::DatabaseLoginRefused(crate::server::connections::redact_error(e))
                 }
                 Io(_) | Tls(_) | Protocol(_) | PoolTimedOut | PoolClosed | WorkerCrashed | Database(_) => {
                     Self::DatabaseDown(crate::server::connections::redact_error(e))

@@ -38,8 +38,12 @@ def free_port():
         return s.getsockname()[1]
 
 
+TOKEN = "sandbox-access-token-" + uuid.uuid4().hex
+
+
 def get(url, method="GET", timeout=10, body=None):
-    request = urllib.request.Request(url, method=method, data=body, headers={"Content-Type": "application/json"})
+    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {TOKEN}"}
+    request = urllib.request.Request(url, method=method, data=body, headers=headers)
     with urllib.request.urlopen(request, timeout=timeout) as r:
         return r.status, r.read()
 
@@ -104,6 +108,8 @@ class UserDataSandboxTest(unittest.TestCase):
         secret = self.aws("secretsmanager").create_secret(
             Name=f"rds!db-{uuid.uuid4().hex[:8]}",
             SecretString=json.dumps({"username": self.db.username, "password": self.db.password}))
+        token_secret = self.aws("secretsmanager").create_secret(Name=f"cachelens-access-token-{uuid.uuid4().hex[:8]}",
+                                                                SecretString=TOKEN)
 
         port = self.port = free_port()
         env = {
@@ -128,6 +134,8 @@ class UserDataSandboxTest(unittest.TestCase):
             "CACHELENS_REDIS_CLUSTER_MODE": cluster_mode,
             "CACHELENS_REDIS_TLS": "false",
             "CACHELENS_RETRY_SECONDS": "1",
+            "CACHELENS_ACCESS_TOKEN_SECRET": token_secret["ARN"],
+            "CACHELENS_DB_CA_URL": "",
         }
         run = subprocess.run(["bash", os.path.join(TOP, "scripts/deploy/user-data.sh")], env=env,
                              capture_output=True, text=True, timeout=300)
@@ -138,8 +146,11 @@ class UserDataSandboxTest(unittest.TestCase):
             env_file = f.read()
         self.assertIn(f"CACHELENS_DB_SECRET={secret['ARN']}", env_file)
         self.assertNotIn(self.db.password, env_file, "the password was written to disk")
-        # No access-token secret in this stack yet: serving the public address needs the explicit opt-out.
-        self.assertIn("CACHELENS_ALLOW_ANONYMOUS=true", env_file)
+        # The stack's access token guards the app: named in the file, never written into it.
+        self.assertIn(f"CACHELENS_ACCESS_TOKEN_SECRET={token_secret['ARN']}", env_file)
+        self.assertNotIn("ALLOW_ANONYMOUS", env_file)
+        self.assertNotIn(TOKEN, env_file)
+        self.assertIn("CACHELENS_DB_APP_USER=cachelens_app", env_file)
         self.assertTrue(os.path.islink(os.path.join(self.sandbox, "opt/cachelens/current")))
 
         base = f"http://127.0.0.1:{port}"
@@ -171,6 +182,16 @@ class UserDataSandboxTest(unittest.TestCase):
         query = json.dumps({"sql": "select current_user() as u", "cache": False}).encode()
         who = json.loads(get(f"{base}/api/query/sql", method="POST", body=query)[1])
         self.assertTrue(who["rows"][0]["u"].startswith("cachelens_reader@"), who)
+        # Everything else runs as the application user the app set up; the master user only set up.
+        sessions = subprocess.run(
+            ["mariadb", "--no-defaults", "--protocol=socket", f"--socket={required('CACHELENS_MYSQL_SOCKET')}", "-uroot",
+             "-N", "-e", "SELECT COUNT(*) FROM information_schema.processlist WHERE user = 'cachelens_app'"],
+            check=True, capture_output=True, text=True).stdout.strip()
+        self.assertGreater(int(sessions), 0, "no connection of cachelens_app")
+        # Without the token the API is closed.
+        with self.assertRaises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(f"{base}/api/query/mysql?term=delta", timeout=10)
+        self.assertEqual(refused.exception.code, 401)
         return env_file
 
 

@@ -35,6 +35,15 @@ if [ ! -x "$release/cachelens" ]; then
 fi
 ln -sfn "$release" "$PREFIX/current"
 
+# RDS's CA bundle, so that cachelens verifies the database's certificate (sqlx would take any). Empty
+# CACHELENS_DB_CA_URL skips it (the sandbox's MariaDB speaks no TLS).
+ca_url="${CACHELENS_DB_CA_URL-https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem}"
+ca_file=""
+if [ -n "$ca_url" ]; then
+    ca_file="$PREFIX/rds-ca-bundle.pem"
+    curl -fsS --retry 5 --retry-all-errors -o "$ca_file.tmp" "$ca_url" && mv "$ca_file.tmp" "$ca_file"
+fi
+
 # 2. Where things are. Secrets stay in Secrets Manager: the file names them, the app reads them at start.
 redis_host="${CACHELENS_REDIS_PRIMARY:-}"
 redis_cluster=false
@@ -43,8 +52,8 @@ if [ "${CACHELENS_REDIS_CLUSTER_MODE:-disabled}" = enabled ]; then
     redis_cluster=true
 fi
 case "$redis_host" in *:*) ;; *) redis_host="$redis_host:6379" ;; esac
-# cachelens refuses a public address without an access token. With a token secret it asks for the token;
-# without one (the stack does not make one yet) it serves anonymously, as it did before, and says so here.
+# cachelens refuses a public address without an access token. The stack makes one; without a token secret
+# (an older stack) it serves anonymously, as it did before, and says so here.
 if [ -n "${CACHELENS_ACCESS_TOKEN_SECRET:-}" ]; then
     access="CACHELENS_ACCESS_TOKEN_SECRET=$CACHELENS_ACCESS_TOKEN_SECRET"
 else
@@ -65,6 +74,8 @@ CACHELENS_REDIS_CLUSTER=$redis_cluster
 ${CACHELENS_REDIS_AUTH_SECRET:+CACHELENS_REDIS_AUTH_SECRET=$CACHELENS_REDIS_AUTH_SECRET}
 CACHELENS_TTL=${CACHELENS_TTL:-60}
 CACHELENS_SQL_READONLY_USER=${CACHELENS_SQL_READONLY_USER:-cachelens_reader}
+CACHELENS_DB_APP_USER=${CACHELENS_DB_APP_USER:-cachelens_app}
+${ca_file:+CACHELENS_DB_CA_FILE=$ca_file}
 $access
 RUST_LOG=info
 ENV

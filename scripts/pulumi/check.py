@@ -1,14 +1,20 @@
 #!/usr/bin/env python3
-"""Validates Pulumi.yaml and its stack files offline, against the pulumi-aws facts (facts.py), and checks the
-stack's security promises. Prints one line a problem and exits 1 when there is any.
+"""Validates Pulumi.yaml and its stack files offline, against the provider facts (facts.py: pulumi-aws and
+pulumi-random), and checks the stack's security promises. Prints one line a problem and exits 1 when there is any.
 
-    scripts/pulumi/check.py [--project DIR] [--facts FILE]
+    scripts/pulumi/check.py [--project DIR] [--facts FILE ...]
 
-What it checks: type tokens; property names, nested objects and required inputs; `${…}` references to
-resources (and their outputs), variables and config; fn::invoke functions, arguments and `return` fields;
-config types and defaults; stack config keys and value types; files named by fn::fileAsset/fn::readFile;
-resource options. Security: no 0.0.0.0/0 (or ::/0) to MySQL or Redis ports, no SSH ingress, no key pair,
-IMDSv2 required, RDS storage encrypted, ElastiCache TLS in transit and encryption at rest.
+What it checks: type tokens; property names, nested objects, required inputs and literal scalar types (a
+string where a number goes, `8.4` unquoted where a version string goes); `${…}` references to resources (and
+their outputs), variables and config; Pulumi YAML's real built-in functions; fn::invoke functions, arguments
+and `return` fields; config types and defaults; stack config keys and value types; files named by
+fn::fileAsset/fn::readFile; resource options, `dependsOn` as a list of resources; explicit default providers
+pinned at the facts' versions for every package used; the cache engine, version, parameter group and cluster
+mode as a valid set, for the defaults and every stack file. Security: no 0.0.0.0/0 (or ::/0) to MySQL,
+Redis or the dashboard port, no SSH ingress, no key pair, IMDSv2 required, RDS storage encrypted, ElastiCache
+TLS in transit and encryption at rest.
+
+The second, independent check is sdk_check.py: the same program through the Pulumi Python SDK under mocks.
 """
 import argparse
 import difflib
@@ -26,12 +32,19 @@ CONFIG_TYPES = {"string": str, "integer": int, "boolean": bool, "number": (int, 
 OPTIONS = {"additionalSecretOutputs", "aliases", "customTimeouts", "deleteBeforeReplace", "deletedWith", "dependsOn",
            "ignoreChanges", "import", "parent", "protect", "provider", "providers", "replaceOnChanges", "retainOnDelete",
            "version", "pluginDownloadURL", "replaceWith", "hideDiffs"}
+# Pulumi YAML's built-ins, as its parser (pkg/pulumiyaml/ast/expr.go) knows them; fn::stackReference is
+# deprecated there and refused here.
 FUNCTIONS = {"fn::invoke", "fn::join", "fn::split", "fn::select", "fn::toJSON", "fn::toBase64", "fn::fromBase64",
              "fn::secret", "fn::readFile", "fn::fileAsset", "fn::stringAsset", "fn::remoteAsset", "fn::fileArchive",
-             "fn::remoteArchive", "fn::assetArchive", "fn::method"}
+             "fn::remoteArchive", "fn::assetArchive"}
+SCALARS = {"str": (str,), "int": (int,), "bool": (bool,), "float": (int, float)}
+CONFIG_SCALARS = {"string": "str", "integer": "int", "boolean": "bool", "number": "float"}
+# The cache engines and versions the stack supports, with their parameter group families.
+CACHE_ENGINES = {("redis", "7.1"): "default.redis7", ("valkey", "7.2"): "default.valkey7", ("valkey", "8.0"): "default.valkey8"}
 FILE_FUNCTIONS = {"fn::readFile", "fn::fileAsset", "fn::fileArchive"}
 PULUMI_BUILTINS = {"pulumi.cwd", "pulumi.project", "pulumi.stack", "pulumi.organization", "pulumi.rootDirectory"}
 SENSITIVE_PORTS = {3306: "MySQL", 6379: "Redis", 22: "SSH"}
+DEFAULT_FACTS = ("pulumi-aws-facts.json", "pulumi-random-facts.json")
 
 
 def suggest(word, choices):
@@ -68,6 +81,8 @@ class Checker:
             self.check_resource(name, resource)
         for name, value in (doc.get("outputs") or {}).items():
             self.check_value(value, f"outputs.{name}")
+        self.check_providers_pinned()
+        self.check_cache_engine("Pulumi.yaml defaults", {})
         for stack_file in sorted(f for f in os.listdir(self.project) if re.match(r"Pulumi\.[\w-]+\.yaml$", f)):
             self.check_stack(stack_file)
         self.check_security()
@@ -85,18 +100,37 @@ class Checker:
             elif "default" in spec and not (isinstance(spec["default"], kind) and not (kind is int and isinstance(spec["default"], bool))):
                 self.error(where, f"default {spec['default']!r} is not a {spec['type']}")
 
+    def check_cache_engine(self, where, overrides):
+        """The engine, version, parameter group and cluster mode the stack would create must go together."""
+        def value(key):
+            return overrides.get(key, (self.config.get(key) or {}).get("default"))
+        engine, version, group, mode = (value(k) for k in ("cacheEngine", "cacheEngineVersion", "cacheParameterGroup", "cacheClusterMode"))
+        if engine is None:
+            return
+        family = CACHE_ENGINES.get((engine, str(version)))
+        valid = ", ".join(f"{e} {v}" for e, v in CACHE_ENGINES)
+        if family is None:
+            self.error(f"{where}: cache", f"{engine} {version} is not a supported engine and version ({valid})")
+            return
+        wanted = family + (".cluster.on" if mode == "enabled" else "")
+        if group != wanted:
+            self.error(f"{where}: cache", f"{engine} {version} with cacheClusterMode {mode} needs cacheParameterGroup {wanted}, not {group}")
+
     def check_stack(self, stack_file):
         with open(os.path.join(self.project, stack_file), encoding="utf-8") as f:
             stack = yaml.safe_load(f) or {}
         project = self.doc.get("name")
+        self.check_cache_engine(stack_file, {k.partition(":")[2]: v for k, v in (stack.get("config") or {}).items()
+                                            if k.startswith(f"{project}:")})
         for key, value in (stack.get("config") or {}).items():
             where = f"{stack_file}: config {key}"
             namespace, _, name = key.partition(":")
             if not name:
                 self.error(where, f"stack config keys need a namespace ({project}:{key} or aws:{key})")
-            elif namespace == "aws":
-                if name not in self.facts["provider_config"]:
-                    self.error(where, f"not a pulumi-aws provider setting{suggest(name, self.facts['provider_config'])}")
+            elif namespace in self.facts["provider_config"]:
+                settings = self.facts["provider_config"][namespace]
+                if name not in settings:
+                    self.error(where, f"not a pulumi-{namespace} provider setting{suggest(name, settings)}")
             elif namespace == project:
                 spec = self.config.get(name)
                 if spec is None:
@@ -108,9 +142,38 @@ class Checker:
             else:
                 self.error(where, f"unknown namespace {namespace}")
 
+    def check_provider(self, name, resource, package):
+        where = f"resources.{name}"
+        version = self.facts["versions"].get(package)
+        if version is None:
+            self.error(where, f"no facts for package {package}: add it to facts.py")
+            return
+        for key in resource:
+            if key not in {"type", "properties", "options", "defaultProvider"}:
+                self.error(where, f"unknown key {key}")
+        pinned = (resource.get("options") or {}).get("version")
+        if pinned != version:
+            self.error(where, f"pin the {package} provider at {version} (options.version), the version the checks know; found {pinned!r}")
+        for key, value in (resource.get("properties") or {}).items():
+            if key not in self.facts["provider_config"].get(package, []):
+                self.error(f"{where}.properties", f"{key} is not a setting of the {package} provider{suggest(key, self.facts['provider_config'].get(package, []))}")
+            self.check_value(value, f"{where}.properties.{key}")
+
+    def check_providers_pinned(self):
+        """Every package the program uses has an explicit default provider, so no plugin version is left to chance."""
+        used = {str(r.get("type")).split(":")[0] for r in self.resources.values() if not str(r.get("type")).startswith("pulumi:")}
+        used |= {m.split(":")[0] for m in re.findall(r"function: ([a-z0-9-]+:)", yaml.safe_dump(self.doc))}
+        pinned = {str(r.get("type")).split(":")[2] for r in self.resources.values()
+                  if str(r.get("type")).startswith("pulumi:providers:") and r.get("defaultProvider") is True}
+        for package in sorted(used - pinned):
+            self.error("providers", f"{package} has no explicit default provider (type pulumi:providers:{package}, defaultProvider: true, options.version)")
+
     def check_resource(self, name, resource):
         where = f"resources.{name}"
         token = resource.get("type")
+        if isinstance(token, str) and token.startswith("pulumi:providers:"):
+            self.check_provider(name, resource, token.split(":", 2)[2])
+            return
         if token not in self.facts["resource_tokens"]:
             self.error(where, f"unknown type token {token}{suggest(str(token), self.facts['resource_tokens'])}")
             return
@@ -125,7 +188,48 @@ class Checker:
             if key not in OPTIONS:
                 self.error(f"{where}.options", f"unknown option {key}{suggest(key, OPTIONS)}")
             self.check_value(value, f"{where}.options.{key}")
+        self.check_depends_on((resource.get("options") or {}).get("dependsOn"), f"{where}.options.dependsOn")
         self.check_properties(resource.get("properties") or {}, details["inputs"], details["module"], f"{where}.properties", token)
+
+    def check_depends_on(self, value, where):
+        if value is None:
+            return
+        if not isinstance(value, list):
+            self.error(where, "must be a list of resources (- ${name})")
+            return
+        for i, item in enumerate(value):
+            m = re.fullmatch(r"\$\{([\w-]+)\}", item) if isinstance(item, str) else None
+            if not m:
+                self.error(f"{where}[{i}]", f"{item!r} is not a resource reference: write ${{name}}, a whole resource")
+            elif m.group(1) not in self.resources:
+                self.error(f"{where}[{i}]", f"${{{m.group(1)}}} is not a resource{suggest(m.group(1), self.resources)}")
+
+    def check_scalar(self, value, field, where):
+        """A literal (or a whole ${config}) where the schema wants a scalar must be of its type."""
+        want = field.get("scalar")
+        if want is None:
+            return
+        if field.get("list") and isinstance(value, list):
+            for i, item in enumerate(value):
+                self.check_scalar(item, {"scalar": want}, f"{where}[{i}]")
+            return
+        if field.get("map") and isinstance(value, dict) and not self.is_function(value):
+            for key, item in value.items():
+                self.check_scalar(item, {"scalar": want}, f"{where}.{key}")
+            return
+        config = re.fullmatch(r"\$\{(\w+)\}", value) if isinstance(value, str) else None
+        if config and config.group(1) in self.config:
+            have = CONFIG_SCALARS.get(self.config[config.group(1)].get("type"))
+            # Pulumi turns numbers and booleans into strings where strings go; the other way round fails.
+            if have and have != want and want != "str" and not (want == "float" and have == "int"):
+                self.error(where, f"config {config.group(1)} is a {self.config[config.group(1)].get('type')}, the input wants {want}")
+            return
+        if isinstance(value, (dict, list)) or (isinstance(value, str) and REF.search(value)):
+            return
+        ok = isinstance(value, SCALARS[want]) and not (want in ("int", "float") and isinstance(value, bool))
+        if not ok:
+            hint = " (quote it)" if want == "str" else ""
+            self.error(where, f"{value!r} is not a {want}{hint}")
 
     def check_properties(self, props, fields, module, where, owner):
         if not isinstance(props, dict) or self.is_function(props):
@@ -138,6 +242,7 @@ class Checker:
                 continue
             nested = self.facts["types"].get(f"{module}.{field['type']}") if field["type"] else None
             if nested is None:
+                self.check_scalar(value, field, f"{where}.{key}")
                 self.check_value(value, f"{where}.{key}")
                 continue
             items = value if isinstance(value, list) else [value]
@@ -168,7 +273,10 @@ class Checker:
 
     def check_function(self, fn, args, where):
         if fn not in FUNCTIONS:
-            self.error(where, f"unknown function {fn}{suggest(fn, FUNCTIONS)}")
+            if fn.lower() in {f.lower() for f in FUNCTIONS}:
+                self.error(where, f"{fn}: write it {next(f for f in FUNCTIONS if f.lower() == fn.lower())} (Pulumi warns on other casing)")
+            else:
+                self.error(where, f"unknown function {fn}{suggest(fn, FUNCTIONS)}")
             return
         if fn in FILE_FUNCTIONS:
             if not isinstance(args, str) or not os.path.exists(os.path.join(self.project, args)):
@@ -234,17 +342,32 @@ class Checker:
         # Who may reach the dashboard is the user's to say: a default would open it to everyone who forgot.
         if (self.config.get("allowedCidr") or {}).get("default") in ("0.0.0.0/0", "::/0"):
             self.error("security: config.allowedCidr", "no world-open default: leave it unset so `pulumi up` asks")
+        app_port = self.resolved("${appPort}")
         for name, resource in self.resources.items():
             token, props = resource.get("type"), resource.get("properties") or {}
             where = f"security: resources.{name}"
-            if token == "aws:ec2/securityGroup:SecurityGroup":
+            if token == "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule":
+                low, high = self.resolved(props.get("fromPort")), self.resolved(props.get("toPort"))
+                cidr = self.resolved(props.get("cidrIpv4")) or self.resolved(props.get("cidrIpv6"))
+                if not isinstance(low, int) or not isinstance(high, int):
+                    self.error(where, "ports must be known numbers")
+                    continue
+                for port, service in list(SENSITIVE_PORTS.items()) + [(app_port, "the dashboard")]:
+                    if not (low <= port <= high or props.get("ipProtocol") == "-1"):
+                        continue
+                    if service == "SSH":
+                        self.error(where, "opens SSH (port 22); use SSM Session Manager")
+                    elif cidr in ("0.0.0.0/0", "::/0"):
+                        self.error(where, f"opens {service} (port {port}) to the internet"
+                                   + ("; admit CloudFront's origin-facing prefix list only" if port == app_port else ""))
+            elif token == "aws:ec2/securityGroup:SecurityGroup":
                 for i, rule in enumerate(props.get("ingress") or []):
                     low, high = self.resolved(rule.get("fromPort")), self.resolved(rule.get("toPort"))
                     if not isinstance(low, int) or not isinstance(high, int):
                         self.error(where, f"ingress[{i}] ports must be known numbers")
                         continue
                     cidrs = [self.resolved(c) for c in (rule.get("cidrBlocks") or []) + (rule.get("ipv6CidrBlocks") or [])]
-                    for port, service in SENSITIVE_PORTS.items():
+                    for port, service in list(SENSITIVE_PORTS.items()) + [(app_port, "the dashboard")]:
                         if not (low <= port <= high or rule.get("protocol") in ("-1", "all")):
                             continue
                         if service == "SSH":
@@ -270,23 +393,43 @@ class Checker:
                     self.error(where, "the cache needs encryption at rest (atRestEncryptionEnabled: true)")
 
 
-def check(project, facts_path):
-    with open(facts_path, encoding="utf-8") as f:
-        facts = json.load(f)
-    return Checker(project, facts).run()
+def load_facts(paths):
+    """The facts of several packages as one: tokens, details and types together; versions and provider settings
+    by package."""
+    merged = {"resource_tokens": set(), "function_tokens": set(), "resources": {}, "functions": {}, "types": {},
+              "versions": {}, "provider_config": {}}
+    for path in paths:
+        with open(path, encoding="utf-8") as f:
+            facts = json.load(f)
+        name = facts.get("name", "aws")
+        merged["versions"][name] = facts["version"]
+        merged["provider_config"][name] = facts["provider_config"]
+        for key in ("resource_tokens", "function_tokens"):
+            merged[key] |= set(facts[key])
+        for key in ("resources", "functions"):
+            merged[key].update(facts[key])
+        merged["types"].update({f"{name}:{k}": v for k, v in facts["types"].items()})
+        for details in facts["resources"].values():
+            details["module"] = f"{name}:{details['module']}"
+    return merged
+
+
+def check(project, facts_paths=None):
+    paths = facts_paths or [os.path.join(HERE, f) for f in DEFAULT_FACTS]
+    return Checker(project, load_facts(paths)).run()
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--project", default=os.path.dirname(os.path.dirname(HERE)))
-    ap.add_argument("--facts", default=os.path.join(HERE, "pulumi-aws-facts.json"))
+    ap.add_argument("--facts", nargs="+", default=[os.path.join(HERE, f) for f in DEFAULT_FACTS])
     a = ap.parse_args()
     errors = check(a.project, a.facts)
     for e in errors:
         print(e)
     if errors:
         sys.exit(1)
-    print(f"Pulumi program in {a.project}: valid against pulumi-aws facts, security checks pass")
+    print(f"Pulumi program in {a.project}: valid against the provider facts, security checks pass")
 
 
 if __name__ == "__main__":

@@ -1,11 +1,15 @@
 #!/usr/bin/env python3
-"""Regenerates the pulumi-aws schema facts the offline checker validates Pulumi.yaml against.
+"""Regenerates the provider schema facts (pulumi-aws, pulumi-random) the offline checker validates Pulumi.yaml
+against.
 
 The Pulumi CLI and its plugins cannot be downloaded everywhere; the PyPI wheel of the same provider version
 can, and its generated Python SDK names every type token, input (with its schema name and whether it is
 required), nested input type, output, invoke argument and invoke result. This reads those with `ast`.
 
-    scripts/pulumi/facts.py [--version 7.51.1] [--program Pulumi.yaml] [--out scripts/pulumi/pulumi-aws-facts.json]
+    scripts/pulumi/facts.py [--package aws|random] [--version V] [--program Pulumi.yaml] [--out FILE]
+
+The versions default to the ones Pulumi.yaml pins (aws 7.51.1, random 4.21.4); FILE to
+scripts/pulumi/pulumi-<package>-facts.json.
 
 All tokens are recorded; full details for the tokens the program uses (and their nested types), so the
 committed file stays small. Add a resource to Pulumi.yaml, rerun this.
@@ -20,8 +24,13 @@ import sys
 import tempfile
 import zipfile
 
-TOKEN = re.compile(r"^aws:[A-Za-z0-9]+/[A-Za-z0-9]+:[A-Za-z0-9]+$")
+PINNED = {"aws": "7.51.1", "random": "4.21.4"}
 QUOTED_TYPE = re.compile(r"'(\w+Args)'")
+SCALAR = re.compile(r"Input\[(?:Optional\[)?(?:_builtins\.)?(str|int|bool|float)\]")
+
+
+def token_pattern(package):
+    return re.compile(rf"^{package}:[A-Za-z0-9]+/[A-Za-z0-9]+:[A-Za-z0-9]+$")
 
 
 def getter_name(fn):
@@ -51,7 +60,9 @@ def init_fields(cls):
     for arg, default in zip(init.args.kwonlyargs, init.args.kw_defaults):
         annotation = ast.unparse(arg.annotation) if arg.annotation else ""
         nested = QUOTED_TYPE.search(annotation)
+        scalar = SCALAR.search(annotation)
         fields[names.get(arg.arg, arg.arg)] = {
+            "scalar": scalar.group(1) if scalar and not nested else None,
             "required": default is None,
             "type": nested.group(1) if nested else None,
             "list": "Sequence[" in annotation,
@@ -60,14 +71,15 @@ def init_fields(cls):
     return fields
 
 
-def first_token(node):
+def first_token(node, token):
     for n in ast.walk(node):
-        if isinstance(n, ast.Constant) and isinstance(n.value, str) and TOKEN.match(n.value):
+        if isinstance(n, ast.Constant) and isinstance(n.value, str) and token.match(n.value):
             return n.value
     return None
 
 
-def scan(root):
+def scan(root, package):
+    token_re = token_pattern(package)
     resources, functions, types = {}, {}, {}
     for dirpath, _, files in os.walk(root):
         module = os.path.relpath(dirpath, root).replace(os.sep, ".")
@@ -84,7 +96,7 @@ def scan(root):
             for cls in classes.values():
                 bases = [ast.unparse(b) for b in cls.bases]
                 if "pulumi.CustomResource" in bases:
-                    token = first_token(cls)
+                    token = first_token(cls, token_re)
                     if token:
                         args = classes.get(cls.name + "Args")
                         outputs = sorted(set(getters(cls).values()) | {"id", "urn"})
@@ -93,7 +105,7 @@ def scan(root):
                     types[f"{module}.{cls.name}"] = init_fields(cls)
             for fn in tree.body:
                 if isinstance(fn, ast.FunctionDef) and not fn.name.endswith("_output"):
-                    token = first_token(fn)
+                    token = first_token(fn, token_re)
                     if not token or "runtime.invoke" not in ast.unparse(fn):
                         continue
                     args = []
@@ -106,10 +118,10 @@ def scan(root):
     return resources, functions, types
 
 
-def used_tokens(program):
+def used_tokens(program, package):
     with open(program, encoding="utf-8") as f:
         text = f.read()
-    return set(re.findall(r"\b(aws:[A-Za-z0-9]+/[A-Za-z0-9]+:[A-Za-z0-9]+)\b", text))
+    return set(re.findall(rf"\b({package}:[A-Za-z0-9]+/[A-Za-z0-9]+:[A-Za-z0-9]+)\b", text))
 
 
 def nested_closure(resources, types, selected):
@@ -133,26 +145,32 @@ def main():
     here = os.path.dirname(os.path.abspath(__file__))
     top = os.path.dirname(os.path.dirname(here))
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--version", default="7.51.1")
+    ap.add_argument("--package", default="aws", choices=sorted(PINNED))
+    ap.add_argument("--version")
     ap.add_argument("--program", default=os.path.join(top, "Pulumi.yaml"))
-    ap.add_argument("--out", default=os.path.join(here, "pulumi-aws-facts.json"))
-    ap.add_argument("--wheel", help="a downloaded pulumi_aws wheel (default: pip download it)")
+    ap.add_argument("--out")
+    ap.add_argument("--wheel", help="a downloaded pulumi_<package> wheel (default: pip download it)")
     a = ap.parse_args()
+    package = a.package
+    a.version = a.version or PINNED[package]
+    a.out = a.out or os.path.join(here, f"pulumi-{package}-facts.json")
 
     with tempfile.TemporaryDirectory() as tmp:
         wheel = a.wheel
         if not wheel:
-            subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", f"pulumi-aws=={a.version}", "-d", tmp], check=True)
+            subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", f"pulumi-{package}=={a.version}", "-d", tmp],
+                           check=True)
             wheel = next(os.path.join(tmp, f) for f in os.listdir(tmp) if f.endswith(".whl"))
         zipfile.ZipFile(wheel).extractall(tmp)
-        resources, functions, types = scan(os.path.join(tmp, "pulumi_aws"))
-        config_vars = sorted(getters_of_config(os.path.join(tmp, "pulumi_aws", "config", "vars.py")))
+        resources, functions, types = scan(os.path.join(tmp, f"pulumi_{package}"), package)
+        config_vars = sorted(getters_of_config(os.path.join(tmp, f"pulumi_{package}", "config", "vars.py")))
 
-    used = used_tokens(a.program)
+    used = used_tokens(a.program, package)
     facts = {
-        "package": "pulumi-aws",
+        "package": f"pulumi-{package}",
+        "name": package,
         "version": a.version,
-        "note": f"Generated by scripts/pulumi/facts.py from the pulumi-aws {a.version} wheel on PyPI.",
+        "note": f"Generated by scripts/pulumi/facts.py from the pulumi-{package} {a.version} wheel on PyPI.",
         "provider_config": config_vars,
         "resource_tokens": sorted(resources),
         "function_tokens": sorted(functions),
@@ -167,6 +185,8 @@ def main():
 
 
 def getters_of_config(path):
+    if not os.path.exists(path):
+        return set()
     with open(path, encoding="utf-8") as f:
         tree = ast.parse(f.read())
     names = set()

@@ -11,7 +11,6 @@ import check  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
-FACTS = os.path.join(HERE, "pulumi-aws-facts.json")
 BUNDLE = "dist/cachelens-0.1.0-x86_64-linux.tar.gz"
 
 
@@ -37,7 +36,7 @@ class Project:
             f.write(text.replace(old, new, count))
 
     def errors(self):
-        return check.check(self.dir, FACTS)
+        return check.check(self.dir)
 
     def close(self):
         shutil.rmtree(self.dir)
@@ -84,29 +83,71 @@ class CheckerTest(unittest.TestCase):
         self.assertRejected("Pulumi.yaml", "vpcId: ${vpc.id}", "vpcId: ${vcp.id}", "no resource, variable or config named vcp")
 
     def test_invoke_argument_and_return_field(self):
-        self.assertRejected("Pulumi.yaml", "passwordLength: 40", "passwordLenght: 40",
-                            "passwordLenght is not an argument of aws:secretsmanager/getRandomPassword:getRandomPassword")
-        self.assertRejected("Pulumi.yaml", "return: randomPassword", "return: password",
-                            "return password is not a result field")
+        self.assertRejected("Pulumi.yaml", "name: com.amazonaws.global.cloudfront.origin-facing", "nme: com.amazonaws.global.cloudfront.origin-facing",
+                            "nme is not an argument of aws:ec2/getManagedPrefixList:getManagedPrefixList (did you mean name?)")
+        self.assertRejected("Pulumi.yaml", "return: insecureValue", "return: insecure",
+                            "return insecure is not a result field")
 
-    def test_missing_required_input(self):
-        self.assertRejected("Pulumi.yaml", "      policyArn: arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore\n", "",
-                            "missing required input policyArn of aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+    def test_random_resources_are_checked_too(self):
+        self.assertRejected("Pulumi.yaml", "      length: 32\n", "      lenght: 32\n",
+                            "lenght is not an input of random:index/randomPassword:RandomPassword (did you mean length?)",
+                            "missing required input length")
+        self.assertRejected("Pulumi.yaml", "${accessToken.result}", "${accessToken.value}",
+                            "value is not an output of random:index/randomPassword:RandomPassword")
 
-    def test_config_typing_and_stack_keys(self):
-        self.assertRejected("Pulumi.yaml", "default: 8008", "default: \"8008\"", "config.appPort: default '8008' is not a integer")
-        self.assertRejected("Pulumi.dev.yaml", "cachelens:webInstanceType:", "cachelens:webInstanceTyp:",
-                            "config cachelens:webInstanceTyp: not declared in Pulumi.yaml config (did you mean webInstanceType?)")
-        self.assertRejected("Pulumi.dev.yaml", "aws:region:", "aws:regoin:", "not a pulumi-aws provider setting (did you mean region?)")
+    def test_literal_scalar_types(self):
+        cases = [
+            ("      port: 6379\n", "      port: \"6379\"\n", "cache.properties.port: '6379' is not a int"),
+            ("      allocatedStorage: 20\n", "      allocatedStorage: true\n", "allocatedStorage: True is not a int"),
+            ("      storageEncrypted: true\n", "      storageEncrypted: \"yes\"\n", "storageEncrypted: 'yes' is not a bool"),
+            ("      engine: mysql\n", "      engine: 8.4\n", "engine: 8.4 is not a str (quote it)"),
+            ("      allocatedStorage: 20\n", "      allocatedStorage: ${dbInstanceClass}\n",
+             "config dbInstanceClass is a string, the input wants int"),
+        ]
+        for old, new, fragment in cases:
+            with self.subTest(new=new):
+                project = Project()
+                try:
+                    project.edit("Pulumi.yaml", old, new)
+                    self.assertIn(fragment, "\n".join(project.errors()))
+                finally:
+                    project.close()
 
-    def test_missing_file(self):
-        os.remove(os.path.join(self.project.dir, "scripts/deploy/user-data.sh"))
-        self.assertIn("fn::readFile: file ./scripts/deploy/user-data.sh does not exist", "\n".join(self.project.errors()))
+    def test_depends_on_forms(self):
+        cases = [
+            ("        - ${webAccess}\n", "        - ${webAccess.id}\n", "is not a resource reference"),
+            ("        - ${webAccess}\n", "        - ${webAcess}\n", "${webAcess} is not a resource (did you mean webAccess?)"),
+            ("      dependsOn:\n        - ${webAccess}\n", "      dependsOn: ${webAccess}\n      dependsOnRest:\n        - ${webAccess}\n",
+             "must be a list of resources"),
+        ]
+        for old, new, fragment in cases:
+            with self.subTest(new=new):
+                project = Project()
+                try:
+                    project.edit("Pulumi.yaml", old, new)
+                    self.assertIn(fragment, "\n".join(project.errors()))
+                finally:
+                    project.close()
+
+    def test_providers_pinned_at_the_checked_versions(self):
+        self.assertRejected("Pulumi.yaml", "      version: 7.51.1\n", "      version: 7.52.0\n", "pin the aws provider at 7.51.1")
+        self.assertRejected("Pulumi.yaml", "    type: pulumi:providers:random\n    defaultProvider: true\n",
+                            "    type: pulumi:providers:random\n", "random has no explicit default provider")
+
+    def test_cache_engine_version_and_parameter_group_go_together(self):
+        self.assertRejected("Pulumi.dev.yaml", "cachelens:cacheEngine: redis", "cachelens:cacheEngine: valkey",
+                            "Pulumi.dev.yaml: cache: valkey 7.1 is not a supported engine and version")
+
+    def test_cluster_mode_needs_its_parameter_group(self):
+        self.assertRejected("Pulumi.dev.yaml", "cachelens:cacheParameterGroup: default.redis7",
+                            "cachelens:cacheParameterGroup: default.redis7\n  cachelens:cacheClusterMode: enabled",
+                            "redis 7.1 with cacheClusterMode enabled needs cacheParameterGroup default.redis7.cluster.on")
 
     def test_unknown_option_and_function(self):
-        self.assertRejected("Pulumi.yaml", "ignoreChanges:\n        - authToken", "ignoreChange:\n        - authToken",
+        self.assertRejected("Pulumi.yaml", "ignoreChanges:\n        - ami", "ignoreChange:\n        - ami",
                             "unknown option ignoreChange (did you mean ignoreChanges?)")
-        self.assertRejected("Pulumi.yaml", "fn::toJSON:", "fn::toJson:", "unknown function fn::toJson")
+        self.assertRejected("Pulumi.yaml", "fn::toJSON:", "fn::toJson:", "fn::toJson: write it fn::toJSON")
+        self.assertRejected("Pulumi.yaml", "fn::join:", "fn::method:", "unknown function fn::method")
 
 
 class SecurityTest(unittest.TestCase):
@@ -125,21 +166,21 @@ class SecurityTest(unittest.TestCase):
                       "          cidrBlocks:\n            - 0.0.0.0/0\n      egress:\n        - description: replies stay inside the VPC\n          protocol: tcp\n          fromPort: 0",
                       "security: resources.dbSecurityGroup: ingress[0] opens MySQL (port 3306) to the internet")
 
-    def test_redis_open_through_the_allowed_cidr_default(self):
-        self.project.edit("Pulumi.yaml", "  allowedCidr:\n    type: string\n", "  allowedCidr:\n    type: string\n    default: 10.0.0.0/8\n")
-        self.project.edit("Pulumi.yaml", "default: 10.0.0.0/8", "default: 0.0.0.0/0")
-        self.rejected("          fromPort: 6379\n          toPort: 6379\n          securityGroups:\n            - ${webSecurityGroup.id}",
-                      "          fromPort: 6379\n          toPort: 6379\n          cidrBlocks:\n            - ${allowedCidr}",
-                      "opens Redis (port 6379) to the internet")
+    def test_the_dashboard_open_to_the_world(self):
+        self.rejected("      prefixListId: ${cloudfrontOriginFacing}", "      cidrIpv4: 0.0.0.0/0",
+                      "security: resources.webFromCloudfront: opens the dashboard (port 8008) to the internet; admit CloudFront's")
 
-    def test_a_world_open_default_for_the_dashboard(self):
-        self.rejected("  allowedCidr:\n    type: string\n", "  allowedCidr:\n    type: string\n    default: 0.0.0.0/0\n",
-                      "config.allowedCidr: no world-open default")
+    def test_redis_through_a_rule_resource(self):
+        self.rejected("      fromPort: ${appPort}\n      toPort: ${appPort}\n      prefixListId: ${cloudfrontOriginFacing}",
+                      "      fromPort: 6000\n      toPort: 7000\n      cidrIpv4: 0.0.0.0/0",
+                      "webFromCloudfront: opens Redis (port 6379) to the internet")
+
+    def test_a_world_open_default_for_a_cidr(self):
+        self.project.edit("Pulumi.yaml", "  appPort:\n", "  allowedCidr:\n    type: string\n    default: 0.0.0.0/0\n  appPort:\n")
+        self.assertIn("config.allowedCidr: no world-open default", "\n".join(self.project.errors()))
 
     def test_ssh(self):
-        self.rejected("        - description: dashboard\n          protocol: tcp\n          fromPort: ${appPort}",
-                      "        - description: ssh\n          protocol: tcp\n          fromPort: 22\n          toPort: 22\n          cidrBlocks: [10.0.0.0/8]\n        - description: dashboard\n          protocol: tcp\n          fromPort: ${appPort}",
-                      "opens SSH (port 22)")
+        self.rejected("      fromPort: ${appPort}\n      toPort: ${appPort}", "      fromPort: 22\n      toPort: 22", "opens SSH (port 22)")
 
     def test_imds_v1(self):
         self.rejected("httpTokens: required", "httpTokens: optional", "IMDSv2 must be required")

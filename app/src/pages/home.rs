@@ -18,13 +18,9 @@ pub struct Dataset {
 
 #[server]
 pub async fn dataset_info() -> Result<Option<Dataset>, AppError> {
-    use crate::server::connections::redact_error;
-
     crate::error::answer(async {
         let state = crate::server::state::AppState::from_context()?;
-        let record = crate::server::loader::dataset::read_record(&state.db)
-            .await
-            .map_err(|e| AppError::DatabaseDown(redact_error(e)))?;
+        let record = state.db_retry(|db| async move { Ok(crate::server::loader::dataset::read_record(&db).await?) }).await?;
         Ok(record.map(|r| Dataset {
             rows: r.row_count,
             source: std::path::Path::new(&r.source).file_name().map_or(r.source.clone(), |n| n.to_string_lossy().into_owned()),

@@ -157,7 +157,7 @@ async fn load_data(args: LoadDataArgs, resolved: Resolved) -> AppResult<()> {
         }
         None => args.csv.unwrap_or_else(csv_load::default_sample),
     };
-    let db = dataset::connect_creating(&resolved.database_url.value).await?;
+    let db = dataset::connect_creating(&resolved.database_url.value, resolved.db_ca_file.as_deref()).await?;
     let started = std::time::Instant::now();
     let report = csv_load::load_csv(&db, &path, args.force, &mut Progress::for_stdout()).await?;
     if report.loaded {
@@ -175,7 +175,7 @@ async fn bench(args: BenchArgs, resolved: Resolved) -> AppResult<()> {
 
     let spec = BenchSpec { warmup: args.warmup, ttl: args.ttl, ..BenchSpec::new(args.iterations, args.concurrency, args.path) };
     let run = bench::standalone(spec)?;
-    let state = crate::server::http::connect(&resolved).await?;
+    let state = crate::server::startup::connect(&resolved).await?;
     let task = tokio::spawn(bench::execute(state, run.clone()));
     // Progress on stderr, so stdout holds only the result.
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));

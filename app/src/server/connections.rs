@@ -8,21 +8,35 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use fred::prelude::*;
-use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
+use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions, MySqlSslMode};
 
 use crate::model::Probe;
 
 /// How long one probe may take before the service counts as down.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
-pub fn mysql_pool(url: &str, max_connections: u32) -> AppResult<MySqlPool> {
+/// The options of a MySQL URL; with `ca_file`, TLS is required and the server's certificate and name are
+/// checked against it (sqlx's default, `preferred`, takes any certificate).
+pub fn mysql_options(url: &str, ca_file: Option<&Path>) -> AppResult<MySqlConnectOptions> {
     let options: MySqlConnectOptions =
         url.parse().map_err(|e| format!("DATABASE_URL is not a valid MySQL URL: {}", redact_error(e)))?;
-    Ok(MySqlPoolOptions::new()
+    Ok(match ca_file {
+        Some(ca) => {
+            if !ca.is_file() {
+                return Err(AppError::Invalid(format!("MySQL CA file {} does not exist", ca.display())));
+            }
+            options.ssl_mode(MySqlSslMode::VerifyIdentity).ssl_ca(ca)
+        }
+        None => options,
+    })
+}
+
+pub fn mysql_pool(options: MySqlConnectOptions, max_connections: u32) -> MySqlPool {
+    MySqlPoolOptions::new()
         .max_connections(max_connections)
         .min_connections(0)
         .acquire_timeout(Duration::from_secs(3))
-        .connect_lazy_with(options))
+        .connect_lazy_with(options)
 }
 
 /// A pool of multiplexed Redis connections that keeps reconnecting in the background. `redis://`,
@@ -74,13 +88,13 @@ fn private_ca(path: &Path) -> AppResult<fred::types::config::TlsConnector> {
     Ok(tls.into())
 }
 
-pub async fn probe_mysql(db: &MySqlPool) -> Probe {
+/// `select_one` runs `SELECT 1` (through the state's login retry).
+pub async fn probe_mysql(select_one: impl std::future::Future<Output = AppResult<i32>>) -> Probe {
     let started = Instant::now();
-    let answer = tokio::time::timeout(PROBE_TIMEOUT, sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(db)).await;
-    match answer {
+    match tokio::time::timeout(PROBE_TIMEOUT, select_one).await {
         Ok(Ok(1)) => up(started),
         Ok(Ok(other)) => down(format!("SELECT 1 answered {other}")),
-        Ok(Err(e)) => down(redact_error(e)),
+        Ok(Err(e)) => down(e.to_string()),
         Err(_) => down(format!("no answer within {PROBE_TIMEOUT:?}")),
     }
 }

@@ -5,11 +5,13 @@
 //! Grouped by layer; a module may use the ones listed below it, never one above:
 //!
 //! - [`cli`]: the `cachelens` command. Uses everything beneath.
+//! - [`startup`]: the shared state from resolved settings (pools, cachelens's own MySQL users, the secret
+//!   watch). Used by `cli` and `http`.
 //! - [`http`]: the axum router (pages, server functions, the JSON and benchmark APIs, static files, the CSP).
 //!   The crate's page modules sit at this level too: both call into the layers below, never into each other.
 //! - [`bench`]: benchmark runs, driven through the cache layer.
 //! - [`cache`]: cache-aside (the flow, the stored value and its Redis commands, the fill lock).
-//! - [`query`]: what MySQL is asked (the article search, guarded custom SQL, the SELECT-only user).
+//! - [`query`]: what MySQL is asked (the article search, guarded custom SQL, the MySQL users cachelens sets up).
 //! - [`loader`]: `load-data` (CSV, generated rows, the dataset record). Uses only [`connections`].
 //! - [`state`]: what every request shares, with the process-wide state the layers above keep there (the
 //!   circuit breaker, the single-flight gates, the benchmark runs).
@@ -29,4 +31,5 @@ pub mod loader;
 pub(crate) mod metrics;
 pub mod query;
 pub(crate) mod run_log;
+pub mod startup;
 pub(crate) mod state;

@@ -63,16 +63,19 @@ async fn the_bearer_token_and_a_signed_in_session_both_work() {
     let made_up = client.get(format!("{base}/compare")).header("cookie", "cachelens_session=0000").send().await.unwrap();
     assert_eq!(made_up.status().as_u16(), 303, "a session id the server never gave is no session");
 
-    // Behind an HTTPS front (CloudFront), the cookie is Secure; `next` never leaves the site.
-    let https = client
-        .post(format!("{base}/login"))
-        .header("x-forwarded-proto", "https")
-        .form(&[("token", TOKEN), ("next", "//evil.example/")])
-        .send()
-        .await
-        .unwrap();
-    assert!(https.headers()["set-cookie"].to_str().unwrap().contains("; Secure"));
-    assert_eq!(https.headers()["location"], "/");
+    // Behind an HTTPS front (a load balancer's header, or CloudFront's own as the stack forwards it), the cookie
+    // is Secure; `next` never leaves the site.
+    for proto_header in ["x-forwarded-proto", "cloudfront-forwarded-proto"] {
+        let https = client
+            .post(format!("{base}/login"))
+            .header(proto_header, "https")
+            .form(&[("token", TOKEN), ("next", "//evil.example/")])
+            .send()
+            .await
+            .unwrap();
+        assert!(https.headers()["set-cookie"].to_str().unwrap().contains("; Secure"), "{proto_header}");
+        assert_eq!(https.headers()["location"], "/");
+    }
 }
 
 #[tokio::test]

@@ -234,3 +234,81 @@ async fn access_denied_on_the_secret_is_named() {
     assert!(err.contains("access denied reading secret locked: grant secretsmanager:GetSecretValue"), "{err}");
     assert!(!err.contains("hunter2"));
 }
+
+/// RDS rotates its managed secret: the password changes in MySQL and then in the secret, and the connections
+/// already open are cut. A running cachelens whose credentials came from the secret keeps answering, on the
+/// refused login alone (no timer: `--db-secret-refresh 0`), and /healthz says when it read the secret.
+#[tokio::test]
+async fn a_rotated_secret_is_picked_up_without_a_restart() {
+    let db_url = loaded_database("rotation", 300).await;
+    let addr = socket_of(&db_url);
+    let db_name = db_url.rsplit('/').next().unwrap().to_string();
+    let user = format!("cl_rot_{}", std::process::id() % 100_000);
+    let admin = sqlx::MySqlPool::connect(&database_url()).await.unwrap();
+    for sql in [
+        format!("DROP USER IF EXISTS '{user}'@'127.0.0.1'"),
+        format!("CREATE USER '{user}'@'127.0.0.1' IDENTIFIED BY 'first-pass-1'"),
+        format!("GRANT SELECT ON `{db_name}`.* TO '{user}'@'127.0.0.1'"),
+    ] {
+        sqlx::raw_sql(&sql).execute(&admin).await.unwrap();
+    }
+    let (secret, _) = create_secret(&format!(r#"{{"username":"{user}","password":"first-pass-1"}}"#)).await;
+
+    let listen = format!("127.0.0.1:{}", free_port());
+    let host = addr.to_string();
+    let redis = redis_url();
+    let mut server = cachelens(&[
+        "serve", "--addr", &listen, "--db-secret", &secret, "--db-host", &host, "--db-name", &db_name, "--redis-url", &redis,
+        "--db-secret-refresh", "0",
+    ])
+    .spawn()
+    .unwrap();
+    let base = format!("http://{listen}");
+    let outcome = async {
+        let up = eventually(Duration::from_secs(20), || async { http().get(format!("{base}/healthz")).send().await.is_ok() });
+        assert!(up.await, "server did not start");
+        let query = format!("{base}/api/query/mysql?term=delta&limit=20");
+        let (before, _) = get_json(&query).await;
+        let (_, health) = get_json(&format!("{base}/healthz")).await;
+        let first_read = health["db_secret"]["read_at_unix_s"].as_u64().expect("healthz names the secret's read time");
+        // Rotation, as RDS does it: the new password in MySQL, then in the secret; every session cut.
+        tokio::time::sleep(Duration::from_millis(2100)).await;
+        sqlx::raw_sql(&format!("ALTER USER '{user}'@'127.0.0.1' IDENTIFIED BY 'second-pass-2'")).execute(&admin).await.unwrap();
+        aws_sdk_secretsmanager::Client::new(&sdk().await)
+            .put_secret_value()
+            .secret_id(&secret)
+            .secret_string(format!(r#"{{"username":"{user}","password":"second-pass-2"}}"#))
+            .send()
+            .await
+            .unwrap();
+        let ids: Vec<u64> = sqlx::query_scalar("SELECT id FROM information_schema.processlist WHERE user = ?")
+            .bind(&user)
+            .fetch_all(&admin)
+            .await
+            .unwrap();
+        assert!(!ids.is_empty(), "the first query left a pooled connection");
+        for id in &ids {
+            sqlx::raw_sql(&format!("KILL {id}")).execute(&admin).await.unwrap();
+        }
+        let mut after = Vec::new();
+        for _ in 0..5 {
+            let (status, body) = get_json(&query).await;
+            after.push((status, body["row_count"].as_u64(), body["error"].as_str().map(str::to_owned)));
+        }
+        let (_, health) = get_json(&format!("{base}/healthz")).await;
+        (before, first_read, after, health, ids.len())
+    }
+    .await;
+    let _ = server.kill();
+    let (before, first_read, after, health, killed) = outcome;
+    assert_eq!(before, 200);
+    assert!(killed >= 1);
+    for answer in &after {
+        assert_eq!(answer, &(200, Some(20), None), "every query after the rotation is answered: {after:?}");
+    }
+    let second_read = health["db_secret"]["read_at_unix_s"].as_u64().unwrap();
+    assert!(second_read > first_read, "the secret was read again: {health}");
+    assert_eq!(health["mysql"]["up"], true, "{health}");
+    assert!(!health.to_string().contains("pass-"), "no password in /healthz");
+    sqlx::raw_sql(&format!("DROP USER IF EXISTS '{user}'@'127.0.0.1'")).execute(&admin).await.unwrap();
+}

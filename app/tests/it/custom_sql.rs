@@ -128,7 +128,7 @@ async fn the_select_only_user_answers_custom_sql_and_cannot_write() {
     // Pointing the custom SQL user at another database is a configuration error, said at start.
     let mut mismatched = settings_for(&db, &redis_url(), "cachelens-t-sqlro");
     mismatched.sql_database_url = Some(database_url_named("covid"));
-    let err = cachelens::server::http::connect(&mismatched).await.err().expect("refused").to_string();
+    let err = cachelens::server::startup::connect(&mismatched).await.err().expect("refused").to_string();
     assert!(err.contains("point both at one database") && !err.contains("cachelens-local"), "{err}");
 }
 

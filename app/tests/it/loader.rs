@@ -33,7 +33,7 @@ async fn ids(db: &MySqlPool) -> Vec<i32> {
 #[tokio::test]
 async fn tricky_fields_round_trip_byte_exact() {
     let url = fresh_database("roundtrip").await;
-    let db = connect_creating(&url).await.unwrap();
+    let db = connect_creating(&url, None).await.unwrap();
     // Quoted commas, doubled quotes, LF and CRLF inside fields, non-ASCII, edge spaces, an empty field.
     let expected: Vec<(i32, &str, &str, &str)> = vec![
         (1, "plain delta sentence", "Title, with comma", ""),
@@ -73,7 +73,7 @@ async fn tricky_fields_round_trip_byte_exact() {
 #[tokio::test]
 async fn a_bad_row_names_its_line_and_leaves_the_table_as_it_was() {
     let url = fresh_database("badrow").await;
-    let db = connect_creating(&url).await.unwrap();
+    let db = connect_creating(&url, None).await.unwrap();
     let good = write("good.csv", format!("{HEADER}\n{}\n{}\n", row("1", "delta"), row("2", "x")).as_bytes());
     load(&db, &good, false).await.unwrap();
     let before = current_record(&db).await.unwrap().unwrap();
@@ -102,7 +102,7 @@ async fn a_bad_row_names_its_line_and_leaves_the_table_as_it_was() {
 #[tokio::test]
 async fn rerunning_the_same_source_is_a_no_op_and_force_replaces() {
     let url = fresh_database("idempotent").await;
-    let db = connect_creating(&url).await.unwrap();
+    let db = connect_creating(&url, None).await.unwrap();
     let path = write("idem.csv", format!("{HEADER}\n{}\n{}\n", row("1", "a"), row("2", "b")).as_bytes());
     assert!(load(&db, &path, false).await.unwrap().loaded);
     let first = current_record(&db).await.unwrap().unwrap();
@@ -126,7 +126,7 @@ async fn rerunning_the_same_source_is_a_no_op_and_force_replaces() {
 #[tokio::test]
 async fn generated_rows_load_and_match_the_default_query() {
     let url = loaded_database("generated", 2000).await;
-    let db = connect_creating(&url).await.unwrap();
+    let db = connect_creating(&url, None).await.unwrap();
     let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM articles WHERE Sentence LIKE '%delta%'")
         .fetch_one(&db)
         .await

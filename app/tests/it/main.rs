@@ -10,6 +10,7 @@ mod cache_flow;
 mod custom_sql;
 mod faults;
 mod loader;
+mod mysql_users;
 mod observability;
 mod redis_topologies;
 mod status;

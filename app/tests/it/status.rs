@@ -54,7 +54,7 @@ async fn home_shows_the_loaded_dataset() {
     assert!(html.contains("<strong>120</strong>") && html.contains("<code>homedataset.csv</code>"), "{html}");
 
     let empty = fresh_database("homeempty").await;
-    cachelens::server::loader::dataset::connect_creating(&empty).await.unwrap();
+    cachelens::server::loader::dataset::connect_creating(&empty, None).await.unwrap();
     let base = spawn_app(&empty, &redis_url(), "cachelens-t-homeempty").await;
     let html = http().get(format!("{base}/")).send().await.unwrap().text().await.unwrap();
     assert!(html.contains("No articles loaded yet"), "{html}");

@@ -6,7 +6,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use cachelens::server::config::{Origin, Resolved, Setting, DEFAULT_DB_POOL, DEFAULT_REDIS_POOL, DEFAULT_TTL_S};
+use cachelens::server::config::{Origin, Resolved, Setting, DEFAULT_DB_POOL, DEFAULT_REDIS_POOL, DEFAULT_TTL_S, DEFAULT_SECRET_REFRESH_S};
 use leptos::prelude::LeptosOptions;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -51,7 +51,7 @@ pub async fn loaded_database(name: &str, rows: u64) -> String {
     let csv = temp_path(&format!("{name}.csv"));
     let mut file = std::fs::File::create(&csv).unwrap();
     cachelens::server::loader::generate::write_articles(&mut file, rows, 99).unwrap();
-    let db = cachelens::server::loader::dataset::connect_creating(&url).await.unwrap();
+    let db = cachelens::server::loader::dataset::connect_creating(&url, None).await.unwrap();
     let report = cachelens::server::loader::csv_load::load_csv(
         &db,
         &csv,
@@ -212,6 +212,10 @@ pub fn settings_for(database_url: &str, redis_url: &str, cache_prefix: &str) -> 
     let given = |v: &str| Setting { value: v.to_string(), origin: Origin::Default };
     Resolved {
         database_url: given(database_url),
+        db_secret: None,
+        db_secret_refresh_s: DEFAULT_SECRET_REFRESH_S,
+        db_ca_file: None,
+        db_app_user: None,
         redis_url: given(redis_url),
         redis_ca_file: None,
         region: None,
@@ -247,7 +251,7 @@ pub async fn spawn_app_guarded(settings: Resolved, token: &str) -> String {
 }
 
 async fn spawn_app_full(settings: Resolved, site_root: &str, token: Option<String>) -> String {
-    let mut state = cachelens::server::http::connect(&settings).await.expect("valid connection settings");
+    let mut state = cachelens::server::startup::connect(&settings).await.expect("valid connection settings");
     state.set_access_token(token);
     let options = LeptosOptions::builder().output_name("cachelens").site_root(site_root).build();
     let app = cachelens::server::http::router(state, options);

@@ -52,7 +52,7 @@ impl Lookup<'_> {
 
     async fn fetch(&self, state: &AppState) -> AppResult<RowsJson> {
         match self {
-            Lookup::Articles(query) => articles::fetch_rows(&state.db, query).await,
+            Lookup::Articles(query) => state.db_retry(|db| async move { articles::fetch_rows(&db, query).await }).await,
             Lookup::Sql(guarded) => crate::server::query::custom_sql::fetch(state, guarded).await,
         }
     }

@@ -25,6 +25,8 @@ pub(super) struct Given {
 
 pub(super) struct Found {
     pub database_url: Setting<String>,
+    /// The secret `database_url`'s credentials came from.
+    pub db_secret: Option<String>,
     pub redis_url: Setting<String>,
     pub region: Option<Setting<String>>,
 }
@@ -55,6 +57,7 @@ pub(super) async fn connections(given: Given) -> AppResult<Found> {
         }
     };
 
+    let mut secret_used = None;
     let database_url = match database_url {
         Some(url) => url,
         None => {
@@ -81,6 +84,7 @@ pub(super) async fn connections(given: Given) -> AppResult<Found> {
             let (host, endpoint_port) = host_port(&endpoint);
             let port = db_port.map(|p| p.value).or(endpoint_port).or(secret.port).unwrap_or(3306);
             let name = db_name.map(|n| n.value).or(secret.dbname.clone()).unwrap_or_else(|| "covid".into());
+            secret_used = Some(secret_id.value.clone());
             Setting {
                 value: format!("mysql://{}:{}@{host}:{port}/{name}", enc(&secret.username), enc(&secret.password)),
                 origin: Origin::Assembled(format!("credentials from {}", Origin::Secret(secret_id.value.clone()))),
@@ -125,7 +129,7 @@ pub(super) async fn connections(given: Given) -> AppResult<Found> {
         }
     };
 
-    Ok(Found { database_url, redis_url, region })
+    Ok(Found { database_url, db_secret: secret_used, redis_url, region })
 }
 
 /// Userinfo may hold any byte; everything but letters and digits is escaped.

@@ -24,6 +24,7 @@ use crate::model::MAX_TTL_S;
 pub const DEFAULT_DB_POOL: u32 = 16;
 pub const DEFAULT_REDIS_POOL: usize = 4;
 pub const DEFAULT_TTL_S: u64 = 60;
+pub const DEFAULT_SECRET_REFRESH_S: u64 = 900;
 
 /// Connection settings as given. Flags and their environment variables are read by clap; the rest is looked
 /// up by [`resolve`]. Values that may carry secrets are never echoed by --help.
@@ -44,6 +45,18 @@ pub struct ConnectionArgs {
     /// Secrets Manager secret (name or ARN) with the DB username and password.
     #[arg(long, env = "CACHELENS_DB_SECRET")]
     pub db_secret: Option<String>,
+    /// Re-read the DB secret every this many seconds (0: only when MySQL refuses the login), so a rotated
+    /// password is picked up before the pool needs it.
+    #[arg(long, env = "CACHELENS_DB_SECRET_REFRESH", default_value_t = DEFAULT_SECRET_REFRESH_S)]
+    pub db_secret_refresh: u64,
+    /// PEM bundle of the CAs that may sign MySQL's certificate (on AWS, RDS's global bundle): connect over TLS
+    /// and verify the certificate and the host name. Without it sqlx uses TLS when offered, unverified.
+    #[arg(long, env = "CACHELENS_DB_CA_FILE")]
+    pub db_ca_file: Option<PathBuf>,
+    /// Create or update this MySQL user at start (the configured user must be allowed to, as RDS's master user
+    /// is), with rights on the database only, and run every query as it: the master user then only sets up.
+    #[arg(long, env = "CACHELENS_DB_APP_USER")]
+    pub db_app_user: Option<String>,
     /// MySQL host, or host:port, when the URL is assembled from a secret.
     #[arg(long, env = "CACHELENS_DB_HOST")]
     pub db_host: Option<String>,
@@ -150,6 +163,11 @@ pub struct Setting<T> {
 #[derive(Clone, Debug)]
 pub struct Resolved {
     pub database_url: Setting<String>,
+    /// The secret the database credentials were read from, and how often to read it again.
+    pub db_secret: Option<String>,
+    pub db_secret_refresh_s: u64,
+    pub db_ca_file: Option<PathBuf>,
+    pub db_app_user: Option<String>,
     pub redis_url: Setting<String>,
     pub redis_ca_file: Option<PathBuf>,
     pub region: Option<Setting<String>>,
@@ -171,6 +189,15 @@ impl Resolved {
             line("database_url", &mask_password(&self.database_url.value), &self.database_url.origin),
             line("redis_url", &mask_password(&self.redis_url.value), &self.redis_url.origin),
         ];
+        if let Some(secret) = &self.db_secret {
+            lines.push(format!("{:<14} {secret}, re-read every {} s and on a refused login", "db_secret", self.db_secret_refresh_s));
+        }
+        if let Some(ca) = &self.db_ca_file {
+            lines.push(format!("{:<14} {} (TLS, certificate verified)", "db_ca_file", ca.display()));
+        }
+        if let Some(user) = &self.db_app_user {
+            lines.push(format!("{:<14} {user}", "db_app_user"));
+        }
         if let Some(r) = &self.region {
             lines.push(line("region", &r.value, &r.origin));
         }
@@ -260,7 +287,7 @@ pub async fn resolve(args: &ConnectionArgs, matches: Option<&ArgMatches>, file: 
         redis_tls, redis_cluster, auth_token, auth_secret, region,
     })
     .await?;
-    let (database_url, redis_url, region) = (found.database_url, found.redis_url, found.region);
+    let (database_url, db_secret, redis_url, region) = (found.database_url, found.db_secret, found.redis_url, found.region);
 
     // Said once here because it spans two settings; every single value was checked by its parser.
     if args.sql_database_url.is_some() && args.sql_readonly_user.is_some() {
@@ -268,6 +295,10 @@ pub async fn resolve(args: &ConnectionArgs, matches: Option<&ArgMatches>, file: 
     }
     Ok(Resolved {
         database_url,
+        db_secret,
+        db_secret_refresh_s: args.db_secret_refresh,
+        db_ca_file: args.db_ca_file.clone(),
+        db_app_user: args.db_app_user.clone(),
         redis_url,
         redis_ca_file: args.redis_ca_file.clone(),
         region,

@@ -97,7 +97,11 @@ async fn sign_in(State(state): State<AppState>, headers: HeaderMap, Form(form): 
         let _ = access.check_rate(true);
         return (StatusCode::UNAUTHORIZED, Html(login_html(form.next.as_deref(), Some("That is not the access token.")))).into_response();
     }
-    let secure = headers.get("x-forwarded-proto").is_some_and(|p| p.as_bytes() == b"https");
+    // The header of a load balancer, or CloudFront's (the stack's origin request policy forwards it). A client
+    // that fakes either only makes its own cookie stricter.
+    let secure = ["x-forwarded-proto", "cloudfront-forwarded-proto"]
+        .iter()
+        .any(|name| headers.get(*name).is_some_and(|p| p.as_bytes().eq_ignore_ascii_case(b"https")));
     let cookie = format!(
         "{COOKIE}={}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}{}",
         access.new_session(),

@@ -17,44 +17,13 @@ use axum::{
 };
 use tower_http::compression::{CompressionLayer, CompressionLevel};
 use tower_http::set_header::SetResponseHeaderLayer;
-use fred::interfaces::ClientLike;
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 
 use crate::app::{shell, App};
 use crate::error::{AppError, AppResult};
 use crate::server::config::{Resolved, ServeArgs};
-use crate::server::connections::{mysql_pool, redis_pool};
 use crate::server::state::AppState;
-
-/// The shared state for a set of connection settings. MySQL connects on first use; Redis gets a moment to
-/// connect so the first request can use it, but a dead Redis never holds the server back.
-pub async fn connect(c: &Resolved) -> AppResult<AppState> {
-    let db = mysql_pool(&c.database_url.value, c.db_pool)?;
-    let redis = redis_pool(&c.redis_url.value, c.redis_pool, c.redis_ca_file.as_deref())?;
-    if tokio::time::timeout(std::time::Duration::from_secs(2), redis.wait_for_connect()).await.is_err() {
-        tracing::warn!("Redis is not reachable yet; serving from MySQL until it is");
-    }
-    let mut state = AppState::new(db, redis, c);
-    if let Some(url) = c.sql_database_url.as_deref() {
-        let sql_db = mysql_pool(url, 4)?;
-        let (main, custom) = (state.database_name(), sql_db.connect_options().get_database().unwrap_or_default().to_string());
-        if main != custom {
-            return Err(AppError::Invalid(format!(
-                "the custom SQL connection reads database `{custom}` but the main one is `{main}`: point both at one database"
-            )));
-        }
-        state.set_sql_db(sql_db);
-    } else if let Some(user) = c.sql_readonly_user.as_deref() {
-        match crate::server::query::readonly_user::provision(&state.db, &c.database_url.value, user).await {
-            Ok(pool) => state.set_sql_db(pool),
-            Err(e) => tracing::warn!(
-                "custom SQL runs as the main user (still read-only and checked): could not set up the SELECT-only user {user}: {e}"
-            ),
-        }
-    }
-    Ok(state)
-}
 
 pub async fn serve(args: ServeArgs, resolved: Resolved) -> AppResult<()> {
     let token = access_token(&args, &resolved).await?;
@@ -64,7 +33,7 @@ pub async fn serve(args: ServeArgs, resolved: Resolved) -> AppResult<()> {
             args.addr
         )));
     }
-    let mut state = connect(&resolved).await?;
+    let mut state = crate::server::startup::connect(&resolved).await?;
     state.set_access_token(token);
     let options = leptos_options(&args)?;
 
@@ -191,7 +160,14 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
 /// or MySQL is something the app degrades around, not a reason to restart it.
 async fn healthz(State(state): State<AppState>) -> Json<serde_json::Value> {
     let (mysql, redis) = state.probe().await;
-    Json(serde_json::json!({ "status": "ok", "mysql": mysql, "redis": redis }))
+    let mut answer = serde_json::json!({ "status": "ok", "mysql": mysql, "redis": redis });
+    if let Some(watch) = &state.db_secret {
+        let read_at = watch.last_read().await;
+        let unix_s = read_at.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default();
+        let age_s = read_at.elapsed().map(|d| d.as_secs()).unwrap_or_default();
+        answer["db_secret"] = serde_json::json!({ "id": watch.secret_id(), "read_at_unix_s": unix_s, "age_s": age_s });
+    }
+    Json(answer)
 }
 
 /// The access token: given, or read from its Secrets Manager secret (the deployment's).

@@ -1,10 +1,10 @@
 //! The `articles` table: its schema, the record of what was loaded into it, and the atomic swap.
 
 use crate::error::{AppError, AppResult};
-use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
+use sqlx::mysql::{MySqlPool, MySqlPoolOptions};
 use sqlx::Row;
 
-use crate::server::connections::redact_error;
+use crate::server::connections::{mysql_options, redact_error};
 
 /// The seed's columns, in the seed's CSV order.
 pub const COLUMNS: [&str; 13] = [
@@ -56,16 +56,13 @@ pub struct DatasetRecord {
 }
 
 /// Connects to the database in `url`, creating the database first when the server does not have it yet.
-pub async fn connect_creating(url: &str) -> AppResult<MySqlPool> {
-    let options: MySqlConnectOptions =
-        url.parse().map_err(|e| format!("DATABASE_URL is not a valid MySQL URL: {}", redact_error(e)))?;
+pub async fn connect_creating(url: &str, ca_file: Option<&std::path::Path>) -> AppResult<MySqlPool> {
+    let options = mysql_options(url, ca_file)?;
     let database = options.get_database().map(str::to_owned).ok_or("DATABASE_URL names no database")?;
     if !database.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
         return Err(AppError::Invalid(format!("database name {database:?}: use letters, digits and '_' only")));
     }
-    let server: MySqlConnectOptions = strip_database(url)
-        .parse()
-        .map_err(|e| format!("DATABASE_URL is not a valid MySQL URL: {}", redact_error(e)))?;
+    let server = mysql_options(&strip_database(url), ca_file)?;
     let admin = MySqlPoolOptions::new().max_connections(1).connect_with(server).await.map_err(unreachable)?;
     sqlx::query(&format!("CREATE DATABASE IF NOT EXISTS `{database}` CHARACTER SET utf8mb4"))
         .execute(&admin)

@@ -27,8 +27,11 @@ type JsonRow = IndexMap<String, Value>;
 /// Boxed so that the server functions awaiting it stay `Send`: without the box the compiler cannot prove it
 /// for this future's borrows of the pooled connection.
 pub fn fetch<'a>(state: &'a AppState, guarded: &'a GuardedSql) -> BoxFuture<'a, AppResult<RowsJson>> {
-    let pool = state.sql_db.clone().unwrap_or_else(|| state.db.clone());
-    Box::pin(fetch_inner(pool, &state.sql_server_is_mariadb, &guarded.sql))
+    let is_mariadb = &state.sql_server_is_mariadb;
+    match state.sql_db.clone() {
+        Some(readonly) => Box::pin(fetch_inner(readonly, is_mariadb, &guarded.sql)),
+        None => Box::pin(state.db_retry(move |db| fetch_inner(db, is_mariadb, &guarded.sql))),
+    }
 }
 
 async fn fetch_inner(pool: sqlx::MySqlPool, is_mariadb: &OnceLock<bool>, sql: &str) -> AppResult<RowsJson> {

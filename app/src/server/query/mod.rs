@@ -3,5 +3,5 @@
 
 pub(crate) mod articles;
 pub(crate) mod custom_sql;
-pub(crate) mod readonly_user;
+pub(crate) mod mysql_users;
 pub mod sql_guard;

@@ -5,6 +5,7 @@
 pub mod access;
 pub mod bench_runs;
 pub mod breaker;
+pub mod db_secret;
 pub mod single_flight;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -12,11 +13,12 @@ use std::sync::{Arc, OnceLock};
 
 use sqlx::mysql::MySqlPool;
 
-use crate::error::AppError;
+use crate::error::{AppError, AppResult};
 use crate::model::{Probe, ServiceStatus};
 use access::Access;
 use bench_runs::BenchRegistry;
 use breaker::Breaker;
+use db_secret::SecretWatch;
 use single_flight::SingleFlight;
 use crate::server::connections::{probe_mysql, probe_redis};
 use crate::server::metrics::Metrics;
@@ -62,6 +64,8 @@ pub struct Shared {
     pub access: Arc<Access>,
     /// One gate per cache key being filled, so concurrent misses on a key run one MySQL query.
     pub fills: SingleFlight,
+    /// The secret the MySQL credentials came from, re-read when MySQL refuses them.
+    pub db_secret: Option<Arc<SecretWatch>>,
     status_checks: Arc<AtomicU64>,
 }
 
@@ -90,6 +94,7 @@ impl AppState {
             breaker: Arc::default(),
             access: Arc::default(),
             fills: SingleFlight::default(),
+            db_secret: None,
             status_checks: Arc::default(),
         }))
     }
@@ -102,6 +107,31 @@ impl AppState {
     /// Custom SQL runs over `pool` (a SELECT-only user) instead of the main pool.
     pub fn set_sql_db(&mut self, pool: MySqlPool) {
         Arc::make_mut(&mut self.0).sql_db = Some(pool);
+    }
+
+    /// MySQL's credentials follow `watch`'s secret.
+    pub fn set_db_secret(&mut self, watch: Arc<SecretWatch>) {
+        Arc::make_mut(&mut self.0).db_secret = Some(watch);
+    }
+
+    /// Runs `query` on the main pool; when MySQL refuses the login and the credentials came from a secret that
+    /// has changed since, runs it once more with the new ones. At most one retry, so a wrong secret fails fast.
+    pub async fn db_retry<T, F, Fut>(&self, query: F) -> AppResult<T>
+    where
+        F: Fn(MySqlPool) -> Fut,
+        Fut: std::future::Future<Output = AppResult<T>>,
+    {
+        let started = std::time::SystemTime::now();
+        match query(self.db.clone()).await {
+            Err(AppError::DatabaseLoginRefused(why)) => match &self.db_secret {
+                Some(watch) => match watch.reread(&self.db, started).await {
+                    Ok(_) => query(self.db.clone()).await,
+                    Err(e) => Err(AppError::DatabaseLoginRefused(format!("{why}; re-reading secret {} failed: {e}", watch.secret_id()))),
+                },
+                None => Err(AppError::DatabaseLoginRefused(why)),
+            },
+            other => other,
+        }
     }
 
     /// The same state, recording nothing into the comparison log.
@@ -131,7 +161,8 @@ impl AppState {
     /// MySQL's and Redis's probes. Health checks use this directly so that they do not advance the Home
     /// page's check counter.
     pub async fn probe(&self) -> (Probe, Probe) {
-        tokio::join!(probe_mysql(&self.db), probe_redis(&self.redis))
+        let select_one = self.db_retry(|db| async move { Ok(sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(&db).await?) });
+        tokio::join!(probe_mysql(select_one), probe_redis(&self.redis))
     }
 
     /// The probes as the Home page shows them, numbered.
