@@ -13,6 +13,10 @@ CARGO_BIN="${CARGO_HOME:-$HOME/.cargo}/bin"
 CARGO_LEPTOS_VERSION=0.3.11
 MOTO_VERSION=5.2.5
 AWSCLI_VERSION=1.46.3
+# The Pulumi Python SDK and the provider SDKs Pulumi.yaml pins, for scripts/pulumi/sdk_check.py.
+PULUMI_SDK_VERSION=3.272.0
+PULUMI_AWS_VERSION=7.51.1
+PULUMI_RANDOM_VERSION=4.21.4
 
 say() { printf '\033[1;34m==>\033[0m %s\n' "$*" >&2; }
 # In an interactive shell a failure returns instead of closing the shell.

@@ -104,6 +104,25 @@ class CommonSh(unittest.TestCase):
             self.assertEqual(Path(target, ".cachelens-checkout").read_text().strip(), str(ROOT))
 
 
+class Package(unittest.TestCase):
+    def test_a_binary_for_another_machine_is_refused(self):
+        # An aarch64 ELF: a copy of a system binary with its e_machine field set to EM_AARCH64 (183).
+        target = tempfile.mkdtemp(prefix="cachelens-package-")
+        try:
+            os.makedirs(os.path.join(target, "debug"))
+            binary = os.path.join(target, "debug", "cachelens")
+            shutil.copy("/bin/true", binary)
+            with open(binary, "r+b") as f:
+                f.seek(18)
+                f.write((183).to_bytes(2, "little"))
+            done = subprocess.run(["scripts/package", "--debug", "--no-build"], cwd=ROOT, capture_output=True, text=True,
+                                  env={**os.environ, "CARGO_TARGET_DIR": target})
+            self.assertNotEqual(done.returncode, 0)
+            self.assertIn("the binary is built for AArch64, the bundle and the web server are x86_64", done.stderr + done.stdout)
+        finally:
+            shutil.rmtree(target)
+
+
 def need_cargo_leptos(test):
     if shutil.which("cargo-leptos"):
         return test
