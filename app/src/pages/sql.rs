@@ -31,7 +31,7 @@ async fn sql_outcome(sql: String, cache: bool, ttl: Option<String>) -> Result<Sq
     } else {
         query_mysql(&state, Lookup::Sql(&guarded)).await
     }?;
-    let objects: Vec<indexmap::IndexMap<String, serde_json::Value>> = serde_json::from_slice(&answer.rows.json)
+    let objects: Vec<indexmap::IndexMap<String, serde_json::Value>> = serde_json::from_slice(&answer.rows.json()?.json)
         .map_err(|e| AppError::Internal(format!("query failed: {e}")))?;
     let columns: Vec<String> = objects.first().map(|o| o.keys().cloned().collect()).unwrap_or_default();
     let rows = objects

@@ -7,6 +7,7 @@ mod assets;
 mod aws_config;
 mod bench;
 mod cache_flow;
+mod compressed_hits;
 mod custom_sql;
 mod faults;
 mod loader;

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use fred::prelude::*;
 
 use super::store::lookup;
-use crate::server::query::articles::RowsJson;
+use super::compressed::StoredRows;
 
 /// How long a fill may hold the cross-instance lock, and how long others wait for its value.
 const FILL_LOCK_TTL: Duration = Duration::from_secs(5);
@@ -15,7 +15,7 @@ const FILL_LOCK_WAIT: Duration = Duration::from_secs(2);
 pub(super) enum FillLock {
     Held(String),
     /// Another instance filled the key while this one waited.
-    Filled(RowsJson, Option<u64>),
+    Filled(StoredRows, Option<u64>),
     /// The other filler took too long: fill anyway rather than keep the user waiting.
     GaveUp,
 }

@@ -1,10 +1,12 @@
 //! Cache-aside in Redis: look up, fall back to MySQL and fill, delete only what cachelens wrote.
 //!
-//! The flow lives here; [`store`] holds the value's layout and the Redis commands, the state's single-flight
+//! The flow lives here; [`store`] holds the value's layout and the Redis commands, [`compressed`] the rows as an
+//! entry holds them (deflate, compressed once at fill, served as stored), the state's single-flight
 //! gates and [`fill_lock`] keep concurrent misses (in one process, across processes) to one MySQL query, and
 //! the state's circuit breaker stops asking a failing Redis for a moment. Used by the API, the pages and the
 //! benchmark.
 
+pub mod compressed;
 mod fill_lock;
 pub mod store;
 
@@ -21,6 +23,7 @@ use crate::server::query::sql_guard::GuardedSql;
 use crate::server::state::AppState;
 use crate::stats::Outcome;
 use crate::server::state::breaker::Gate;
+use compressed::StoredRows;
 use fill_lock::{fill_lock, FillLock};
 pub use store::{cache_key, delete_prefixed};
 use store::{jittered, lookup, CACHE_TIMEOUT};
@@ -58,14 +61,38 @@ impl Lookup<'_> {
     }
 }
 
-/// Result of a query on either path, with the rows still as JSON bytes.
+/// An answer's rows, never parsed: JSON from MySQL, or an entry's compressed form on a hit.
+#[derive(Clone, Debug)]
+pub enum Rows {
+    Json(RowsJson),
+    Stored(StoredRows),
+}
+
+impl Rows {
+    pub fn count(&self) -> usize {
+        match self {
+            Rows::Json(rows) => rows.count,
+            Rows::Stored(rows) => rows.count,
+        }
+    }
+
+    /// The rows' JSON (inflated, for a hit).
+    pub fn json(&self) -> AppResult<RowsJson> {
+        match self {
+            Rows::Json(rows) => Ok(rows.clone()),
+            Rows::Stored(rows) => rows.inflate().map_err(crate::error::AppError::Internal),
+        }
+    }
+}
+
+/// Result of a query on either path, with the rows still as JSON bytes or as stored.
 #[derive(Clone, Debug)]
 pub struct Answer {
     pub source: QueryPath,
     pub hit: bool,
     pub elapsed_us: u64,
     pub ttl_remaining_s: Option<u64>,
-    pub rows: RowsJson,
+    pub rows: Rows,
     pub cache_error: Option<String>,
 }
 
@@ -76,14 +103,14 @@ impl Answer {
             hit: self.hit,
             elapsed_us: self.elapsed_us,
             ttl_remaining_s: self.ttl_remaining_s,
-            row_count: self.rows.count,
+            row_count: self.rows.count(),
             cache_error: self.cache_error.clone(),
         }
     }
 
     /// What a page shows, with the median of `other` (the path this one is compared with) when it has runs.
     pub fn into_outcome(self, state: &AppState, other: Outcome) -> AppResult<crate::model::QueryOutcome> {
-        let rows = self.rows.decode()?;
+        let rows = self.rows.json()?.decode()?;
         let versus = state.recent_median(other).map(|median_us| crate::model::Versus { path: other, median_us });
         Ok(crate::model::QueryOutcome { summary: self.summary(), rows, versus })
     }
@@ -93,7 +120,7 @@ pub async fn query_mysql(state: &AppState, query: Lookup<'_>) -> AppResult<Answe
     let started = Instant::now();
     let rows = fetch_counted(state, query).await?;
     let elapsed_us = observe(state, Outcome::Mysql, started.elapsed());
-    Ok(Answer { source: QueryPath::Mysql, hit: false, elapsed_us, ttl_remaining_s: None, rows, cache_error: None })
+    Ok(Answer { source: QueryPath::Mysql, hit: false, elapsed_us, ttl_remaining_s: None, rows: Rows::Json(rows), cache_error: None })
 }
 
 /// Every query goes through here, so /metrics counts exactly what MySQL was asked.
@@ -106,14 +133,14 @@ async fn fetch_counted(state: &AppState, query: Lookup<'_>) -> AppResult<RowsJso
     rows
 }
 
-fn hit(state: &AppState, started: Instant, rows: RowsJson, ttl: Option<u64>) -> Answer {
+fn hit(state: &AppState, started: Instant, rows: StoredRows, ttl: Option<u64>) -> Answer {
     state.metrics.cache_hits.fetch_add(1, Relaxed);
     Answer {
         source: QueryPath::Cache,
         hit: true,
         elapsed_us: observe(state, Outcome::Hit, started.elapsed()),
         ttl_remaining_s: ttl,
-        rows,
+        rows: Rows::Stored(rows),
         cache_error: None,
     }
 }
@@ -162,7 +189,7 @@ pub async fn query_cache(state: &AppState, query: Lookup<'_>, ttl_s: u64) -> App
     state.metrics.cache_misses.fetch_add(1, Relaxed);
     let rows = fetch_counted(state, query).await?;
     let ttl_s = jittered(ttl_s, state.ttl_jitter_pct);
-    let cache_error = store::store(client, &key, &rows, ttl_s).await.err();
+    let cache_error = store::store(client, &key, &StoredRows::compress(&rows), ttl_s).await.err();
     if let Some(lock) = lock {
         let _ = tokio::time::timeout(CACHE_TIMEOUT, client.del::<(), _>(lock)).await;
     }
@@ -171,7 +198,7 @@ pub async fn query_cache(state: &AppState, query: Lookup<'_>, ttl_s: u64) -> App
         hit: false,
         elapsed_us: observe(state, Outcome::Miss, started.elapsed()),
         ttl_remaining_s: cache_error.is_none().then_some(ttl_s),
-        rows,
+        rows: Rows::Json(rows),
         cache_error,
     })
 }

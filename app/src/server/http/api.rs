@@ -7,7 +7,7 @@
 use axum::{
     body::Body,
     extract::{Query, State},
-    http::header,
+    http::{header, HeaderMap, HeaderValue},
     response::{IntoResponse, Response},
     routing::{get, post},
     Json, Router,
@@ -17,7 +17,7 @@ use serde::Deserialize;
 
 use crate::error::{AppError, AppResult};
 use crate::model::{validate_ttl, ArticleQuery};
-use crate::server::cache::{self, Answer, Lookup};
+use crate::server::cache::{self, Answer, Lookup, Rows};
 use crate::server::state::AppState;
 
 pub fn routes(state: AppState) -> Router {
@@ -55,12 +55,12 @@ fn parse_number<T: std::str::FromStr>(name: &str, raw: Option<&str>) -> AppResul
 
 async fn query_mysql(State(state): State<AppState>, Query(params): Query<QueryParams>) -> Response {
     let answer = async { cache::query_mysql(&state, Lookup::Articles(&params.article_query()?)).await };
-    respond(answer.await)
+    respond(answer.await, false)
 }
 
-async fn query_cache(State(state): State<AppState>, Query(params): Query<QueryParams>) -> Response {
+async fn query_cache(State(state): State<AppState>, headers: HeaderMap, Query(params): Query<QueryParams>) -> Response {
     let answer = async { cache::query_cache(&state, Lookup::Articles(&params.article_query()?), params.ttl(state.default_ttl_s)?).await };
-    respond(answer.await)
+    respond(answer.await, accepts_gzip(&headers))
 }
 
 /// The body of `POST /api/query/sql`.
@@ -79,7 +79,7 @@ fn yes() -> bool {
 
 /// A custom SELECT, cached like the default query unless `"cache": false`. The body is parsed here rather
 /// than by axum's extractor so every malformed request gets the same `{"error"}` shape.
-async fn query_sql(State(state): State<AppState>, body: axum::body::Bytes) -> Response {
+async fn query_sql(State(state): State<AppState>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
     let answer = async {
         let request: SqlRequest = serde_json::from_slice(&body)
             .map_err(|e| AppError::Invalid(format!("body must be JSON {{\"sql\": \"…\", \"cache\": true, \"ttl\": 60}}: {e}")))?;
@@ -92,24 +92,49 @@ async fn query_sql(State(state): State<AppState>, body: axum::body::Bytes) -> Re
             cache::query_mysql(&state, Lookup::Sql(&guarded)).await
         }
     };
-    respond(answer.await)
+    respond(answer.await, accepts_gzip(&headers))
 }
 
 async fn delete_cache(State(state): State<AppState>) -> AppResult<Json<serde_json::Value>> {
     Ok(Json(serde_json::json!({ "deleted": cache::delete_cached(&state).await? })))
 }
 
-fn respond(answer: AppResult<Answer>) -> Response {
+/// Whether `Accept-Encoding` takes gzip (`gzip` or `*`, with a q-value above zero).
+fn accepts_gzip(headers: &HeaderMap) -> bool {
+    headers.get_all(header::ACCEPT_ENCODING).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).any(|coding| {
+        let mut parts = coding.split(';');
+        let name = parts.next().unwrap_or_default().trim();
+        let q = parts.find_map(|p| p.trim().strip_prefix("q=")).map_or(Some(1.0), |q| q.trim().parse::<f32>().ok());
+        (name.eq_ignore_ascii_case("gzip") || name == "*") && q.is_some_and(|q| q > 0.0)
+    })
+}
+
+/// The summary, then the rows as they are (JSON from MySQL, or a hit's stored deflate), never parsed. A hit for
+/// a gzip client is sent compressed as stored (see [`cache::compressed`]), marked so the compression layer
+/// leaves it alone; other answers are plain JSON, which that layer compresses for clients that ask.
+fn respond(answer: AppResult<Answer>, gzip: bool) -> Response {
     let answer = match answer {
         Ok(a) => a,
         Err(e) => return e.into_response(),
     };
-    // The rows are already JSON (straight from Redis on a hit): sent as they are, between the summary and
-    // the closing brace, never parsed or copied.
     let mut head = serde_json::to_vec(&answer.summary()).expect("summaries serialize");
     head.pop(); // the closing brace
     head.extend_from_slice(b",\"rows\":");
-    let body = Chunks([Bytes::from(head), answer.rows.json, Bytes::from_static(b"}")].into());
+    let rows = match (answer.rows, gzip) {
+        (Rows::Stored(stored), true) => {
+            let body = Chunks(stored.gzip_between(&head, b"}").into());
+            let mut response = ([(header::CONTENT_TYPE, "application/json")], Body::new(body)).into_response();
+            let headers = response.headers_mut();
+            headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+            headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+            return response;
+        }
+        (rows, _) => match rows.json() {
+            Ok(rows) => rows.json,
+            Err(e) => return e.into_response(),
+        },
+    };
+    let body = Chunks([Bytes::from(head), rows, Bytes::from_static(b"}")].into());
     ([(header::CONTENT_TYPE, "application/json")], Body::new(body)).into_response()
 }
 
