@@ -58,3 +58,30 @@ test('Query MySQL shows the rows and the server time', async () => {
     page.assertNoErrors();
   });
 });
+
+test("Chromium's fetch decodes a hit sent compressed as stored to the plain answer's rows", async () => {
+  await withBrowser(async (browser) => {
+    const page = await openHydrated(browser, '/');
+    const url = '/api/query/cache?term=delta&limit=300&ttl=300';
+    // Node's http sends no Accept-Encoding: the plain answer of the same entry, after one fill.
+    const { get } = await import('node:http');
+    const plain = () => new Promise((resolve, reject) => get(BASE + url, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => resolve({ encoding: res.headers['content-encoding'], body: Buffer.concat(chunks).toString('utf8') }));
+    }).on('error', reject));
+    await plain();
+    const fromBrowser = await page.evaluate(async (u) => {
+      const r = await fetch(u);
+      return { text: await r.text(), length: Number(r.headers.get('content-length')) };
+    }, url);
+    const direct = await plain();
+    assert.equal(direct.encoding, undefined);
+    const [viaChromium, viaPlain] = [JSON.parse(fromBrowser.text), JSON.parse(direct.body)];
+    assert.equal(viaChromium.hit, true);
+    assert.ok(fromBrowser.length > 0 && fromBrowser.length * 4 < direct.body.length, `sent ${fromBrowser.length} B compressed for ${direct.body.length} B`);
+    const rowsOf = (text) => text.slice(text.indexOf('"rows":'));
+    assert.equal(rowsOf(fromBrowser.text), rowsOf(direct.body), 'the rows, byte for byte');
+    page.assertNoErrors();
+  });
+});
