@@ -245,13 +245,10 @@ async fn a_rotated_secret_is_picked_up_without_a_restart() {
     let db_name = db_url.rsplit('/').next().unwrap().to_string();
     let user = format!("cl_rot_{}", std::process::id() % 100_000);
     let admin = sqlx::MySqlPool::connect(&database_url()).await.unwrap();
-    for sql in [
-        format!("DROP USER IF EXISTS '{user}'@'127.0.0.1'"),
-        format!("CREATE USER '{user}'@'127.0.0.1' IDENTIFIED BY 'first-pass-1'"),
-        format!("GRANT SELECT ON `{db_name}`.* TO '{user}'@'127.0.0.1'"),
-    ] {
-        sqlx::raw_sql(&sql).execute(&admin).await.unwrap();
-    }
+    as_root(&format!(
+        "DROP USER IF EXISTS '{user}'@'127.0.0.1'; CREATE USER '{user}'@'127.0.0.1' IDENTIFIED BY 'first-pass-1'; \
+         GRANT SELECT ON `{db_name}`.* TO '{user}'@'127.0.0.1'"
+    ));
     let (secret, _) = create_secret(&format!(r#"{{"username":"{user}","password":"first-pass-1"}}"#)).await;
 
     let listen = format!("127.0.0.1:{}", free_port());
@@ -273,7 +270,7 @@ async fn a_rotated_secret_is_picked_up_without_a_restart() {
         let first_read = health["db_secret"]["read_at_unix_s"].as_u64().expect("healthz names the secret's read time");
         // Rotation, as RDS does it: the new password in MySQL, then in the secret; every session cut.
         tokio::time::sleep(Duration::from_millis(2100)).await;
-        sqlx::raw_sql(&format!("ALTER USER '{user}'@'127.0.0.1' IDENTIFIED BY 'second-pass-2'")).execute(&admin).await.unwrap();
+        as_root(&format!("ALTER USER '{user}'@'127.0.0.1' IDENTIFIED BY 'second-pass-2'"));
         aws_sdk_secretsmanager::Client::new(&sdk().await)
             .put_secret_value()
             .secret_id(&secret)
@@ -281,15 +278,13 @@ async fn a_rotated_secret_is_picked_up_without_a_restart() {
             .send()
             .await
             .unwrap();
-        let ids: Vec<u64> = sqlx::query_scalar("SELECT id FROM information_schema.processlist WHERE user = ?")
+        let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM information_schema.processlist WHERE user = ?")
             .bind(&user)
             .fetch_all(&admin)
             .await
             .unwrap();
         assert!(!ids.is_empty(), "the first query left a pooled connection");
-        for id in &ids {
-            sqlx::raw_sql(&format!("KILL {id}")).execute(&admin).await.unwrap();
-        }
+        as_root(&ids.iter().map(|id| format!("KILL {id};")).collect::<String>());
         let mut after = Vec::new();
         for _ in 0..5 {
             let (status, body) = get_json(&query).await;
@@ -310,5 +305,5 @@ async fn a_rotated_secret_is_picked_up_without_a_restart() {
     assert!(second_read > first_read, "the secret was read again: {health}");
     assert_eq!(health["mysql"]["up"], true, "{health}");
     assert!(!health.to_string().contains("pass-"), "no password in /healthz");
-    sqlx::raw_sql(&format!("DROP USER IF EXISTS '{user}'@'127.0.0.1'")).execute(&admin).await.unwrap();
+    as_root(&format!("DROP USER IF EXISTS '{user}'@'127.0.0.1'"));
 }

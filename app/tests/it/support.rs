@@ -313,3 +313,22 @@ pub fn read_corpus(text: &str) -> Vec<String> {
     };
     text.lines().filter(|l| !l.trim().is_empty() && !l.starts_with("//")).map(unescape).collect()
 }
+
+/// Runs `sql` as MariaDB's root over the socket scripts/services exports: for what even RDS's master user does
+/// through grants the local app user lacks (MariaDB does not let a wildcard grant hand out rights on one
+/// database).
+/// Returns what it printed, one row a line, tab-separated.
+pub fn as_root(sql: &str) -> String {
+    let socket = std::env::var("CACHELENS_MYSQL_SOCKET").expect("CACHELENS_MYSQL_SOCKET is not set: run through scripts/test");
+    let out = std::process::Command::new("mariadb")
+        .args(["--no-defaults", "--protocol=socket", &format!("--socket={socket}"), "-uroot", "-N", "-B", "-e", sql])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{sql}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The database name of a URL from [`loaded_database`] and friends.
+pub fn database_of(url: &str) -> String {
+    url.rsplit('/').next().unwrap().to_string()
+}

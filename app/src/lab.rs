@@ -1,0 +1,395 @@
+//! The strategy lab's vocabulary, shared by the API, the CLI and the page: what a lab run is asked to do, what
+//! each strategy reports, and the hit ratio a strategy should reach, predicted from the workload.
+//!
+//! # The predictions
+//!
+//! Reads of item i arrive as a Poisson stream of rate λᵢ = pᵢ·Λ, with pᵢ the item's Zipf weight and Λ the
+//! measured read rate; writes of it at μᵢ = pᵢ·W. An entry is filled by a miss and lives until its TTL T ends it
+//! (or, under `invalidate`, a write deletes it). Each life is one miss followed by the hits that land in it, so
+//! the item's hit ratio is hᵢ = λᵢ·Lᵢ / (1 + λᵢ·Lᵢ), Lᵢ the entry's expected life:
+//! - `ttl`: Lᵢ = T, so hᵢ = λᵢT / (1 + λᵢT);
+//! - `invalidate`: the life ends at T or at the first write, whichever comes first: Lᵢ = (1 − e^(−μᵢT)) / μᵢ;
+//! - `none`: 0.
+//! The whole hit ratio is Σ pᵢ·hᵢ. Assumptions: arrivals independent and Poisson (the workers draw items
+//! independently, but a worker's next request waits for its last, so at high load arrivals are smoother than
+//! Poisson), fills instantaneous (a read during a fill waits for it, as single flight does, and counts as a
+//! hit only if it found the entry), and the rates constant over the run. `write_through` and `refresh_ahead`
+//! are not predicted: their entries outlive their TTL in ways that depend on the write and hit timing.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{AppError, AppResult};
+use crate::model::MAX_TTL_S;
+
+pub const MAX_ITEMS: u32 = 1_000_000;
+pub const MAX_ZIPF: f64 = 1.5;
+pub const MAX_CONCURRENCY: u32 = 64;
+pub const MAX_SECONDS: u32 = 600;
+pub const MAX_OPERATIONS: u64 = 10_000_000;
+pub const MAX_SWEEP: usize = 8;
+/// Predicted and measured hit ratios further apart than this (in points) are flagged.
+pub const DISAGREE_POINTS: f64 = 5.0;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Strategy {
+    /// Every read from MySQL: the baseline for offload.
+    None,
+    /// Cache-aside; writes touch MySQL only; entries live TTL seconds.
+    Ttl,
+    /// Cache-aside; each write deletes the key after committing.
+    Invalidate,
+    /// Each write updates MySQL, then SETs the new value.
+    WriteThrough,
+    /// Cache-aside with TTL; a hit in the last part of the TTL refreshes the entry in the background.
+    RefreshAhead,
+}
+
+impl Strategy {
+    pub const ALL: [Strategy; 5] = [Strategy::None, Strategy::Ttl, Strategy::Invalidate, Strategy::WriteThrough, Strategy::RefreshAhead];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Strategy::None => "none",
+            Strategy::Ttl => "ttl",
+            Strategy::Invalidate => "invalidate",
+            Strategy::WriteThrough => "write_through",
+            Strategy::RefreshAhead => "refresh_ahead",
+        }
+    }
+
+    pub fn parse(name: &str) -> AppResult<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|s| s.name() == name.trim())
+            .ok_or_else(|| AppError::Invalid(format!("strategies: unknown strategy {name:?} (none, ttl, invalidate, write_through, refresh_ahead)")))
+    }
+
+    /// Whether a TTL sweep runs it once per TTL.
+    pub fn swept(self) -> bool {
+        matches!(self, Strategy::Ttl | Strategy::RefreshAhead)
+    }
+}
+
+/// `POST /api/lab`'s body. Every field but the strategies has a default.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LabSpec {
+    pub strategies: Vec<Strategy>,
+    #[serde(default = "default_items")]
+    pub items: u32,
+    #[serde(default = "default_zipf")]
+    pub zipf: f64,
+    #[serde(default = "default_read_ratio")]
+    pub read_ratio: f64,
+    #[serde(default = "default_concurrency")]
+    pub concurrency: u32,
+    /// How long each strategy runs; `operations` instead bounds each run by count.
+    #[serde(default)]
+    pub seconds: Option<u32>,
+    #[serde(default)]
+    pub operations: Option<u64>,
+    #[serde(default = "default_ttl")]
+    pub ttl: u64,
+    /// TTLs for a sweep of `ttl` and `refresh_ahead`.
+    #[serde(default)]
+    pub ttls: Option<Vec<u64>>,
+    /// The part of the TTL at whose end `refresh_ahead` refreshes a hit entry, 0.01–0.99.
+    #[serde(default = "default_refresh_fraction")]
+    pub refresh_fraction: f64,
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+}
+
+fn default_items() -> u32 {
+    1000
+}
+fn default_zipf() -> f64 {
+    1.0
+}
+fn default_read_ratio() -> f64 {
+    0.9
+}
+fn default_concurrency() -> u32 {
+    8
+}
+fn default_ttl() -> u64 {
+    5
+}
+fn default_refresh_fraction() -> f64 {
+    0.2
+}
+fn default_seed() -> u64 {
+    1
+}
+
+impl Default for LabSpec {
+    fn default() -> Self {
+        Self {
+            strategies: Strategy::ALL.to_vec(),
+            items: default_items(),
+            zipf: default_zipf(),
+            read_ratio: default_read_ratio(),
+            concurrency: default_concurrency(),
+            seconds: Some(10),
+            operations: None,
+            ttl: default_ttl(),
+            ttls: None,
+            refresh_fraction: default_refresh_fraction(),
+            seed: default_seed(),
+        }
+    }
+}
+
+fn out_of_range(name: &str, range: &str, got: impl std::fmt::Display) -> AppError {
+    AppError::Invalid(format!("{name} must be {range}, got {got}"))
+}
+
+impl LabSpec {
+    /// The spec with its strategies in run order, without repeats, or the first value out of range, by name.
+    pub fn validated(mut self) -> AppResult<Self> {
+        self.strategies.sort();
+        self.strategies.dedup();
+        if self.strategies.is_empty() {
+            return Err(AppError::Invalid("strategies: choose at least one of none, ttl, invalidate, write_through, refresh_ahead".into()));
+        }
+        if !(1..=MAX_ITEMS).contains(&self.items) {
+            return Err(out_of_range("items", &format!("between 1 and {MAX_ITEMS}"), self.items));
+        }
+        if !(0.0..=MAX_ZIPF).contains(&self.zipf) {
+            return Err(out_of_range("zipf", &format!("between 0 and {MAX_ZIPF}"), self.zipf));
+        }
+        if !(0.0..=1.0).contains(&self.read_ratio) {
+            return Err(out_of_range("read_ratio", "between 0 and 1", self.read_ratio));
+        }
+        if !(1..=MAX_CONCURRENCY).contains(&self.concurrency) {
+            return Err(out_of_range("concurrency", &format!("between 1 and {MAX_CONCURRENCY}"), self.concurrency));
+        }
+        match (self.seconds, self.operations) {
+            (Some(_), Some(_)) => return Err(AppError::Invalid("seconds and operations: give one, not both".into())),
+            (None, None) => self.seconds = Some(10),
+            (Some(s), None) if !(1..=MAX_SECONDS).contains(&s) => {
+                return Err(out_of_range("seconds", &format!("between 1 and {MAX_SECONDS}"), s))
+            }
+            (None, Some(n)) if !(1..=MAX_OPERATIONS).contains(&n) => {
+                return Err(out_of_range("operations", &format!("between 1 and {MAX_OPERATIONS}"), n))
+            }
+            _ => {}
+        }
+        if !(1..=MAX_TTL_S).contains(&self.ttl) {
+            return Err(out_of_range("ttl", &format!("between 1 and {MAX_TTL_S} seconds"), self.ttl));
+        }
+        if let Some(ttls) = &mut self.ttls {
+            ttls.sort_unstable();
+            ttls.dedup();
+            if ttls.is_empty() || ttls.len() > MAX_SWEEP {
+                return Err(out_of_range("ttls", &format!("a list of 1 to {MAX_SWEEP} TTLs"), format!("{} of them", ttls.len())));
+            }
+            if let Some(bad) = ttls.iter().find(|t| !(1..=MAX_TTL_S).contains(*t)) {
+                return Err(out_of_range("ttls", &format!("TTLs between 1 and {MAX_TTL_S} seconds"), bad));
+            }
+            if !self.strategies.iter().any(|s| s.swept()) {
+                return Err(AppError::Invalid("ttls: a sweep runs ttl and refresh_ahead; choose at least one of them".into()));
+            }
+        }
+        if !(0.01..=0.99).contains(&self.refresh_fraction) {
+            return Err(out_of_range("refresh_fraction", "between 0.01 and 0.99", self.refresh_fraction));
+        }
+        Ok(self)
+    }
+
+    /// The runs a lab makes, in order: each strategy at `ttl`, then the sweep's (strategy, TTL) pairs.
+    pub fn runs(&self) -> Vec<(Strategy, u64, bool)> {
+        let mut runs: Vec<(Strategy, u64, bool)> = self.strategies.iter().map(|&s| (s, self.ttl, false)).collect();
+        for &ttl in self.ttls.iter().flatten() {
+            for &s in self.strategies.iter().filter(|s| s.swept()) {
+                runs.push((s, ttl, true));
+            }
+        }
+        runs
+    }
+}
+
+/// The Zipf(s) popularity of items 1..=n, normalized: weight of item k ∝ 1/k^s.
+pub fn zipf_weights(n: u32, s: f64) -> Vec<f64> {
+    let raw: Vec<f64> = (1..=n).map(|k| (k as f64).powf(-s)).collect();
+    let total: f64 = raw.iter().sum();
+    raw.into_iter().map(|w| w / total).collect()
+}
+
+/// The hit ratio `strategy` should reach, from the weights, the read and write rates (per second) and the TTL;
+/// `None` for the strategies the model does not cover. See the module's documentation.
+pub fn predicted_hit_ratio(strategy: Strategy, weights: &[f64], read_rate: f64, write_rate: f64, ttl_s: f64) -> Option<f64> {
+    let life = |mu: f64| if mu * ttl_s < 1e-9 { ttl_s } else { (1.0 - (-mu * ttl_s).exp()) / mu };
+    let hit = |p: f64, life: f64| {
+        let hits_per_life = p * read_rate * life;
+        hits_per_life / (1.0 + hits_per_life)
+    };
+    match strategy {
+        Strategy::None => Some(0.0),
+        Strategy::Ttl => Some(weights.iter().map(|&p| p * hit(p, ttl_s)).sum()),
+        Strategy::Invalidate => Some(weights.iter().map(|&p| p * hit(p, life(p * write_rate))).sum()),
+        Strategy::WriteThrough | Strategy::RefreshAhead => None,
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LabState {
+    Running,
+    Done,
+    Failed,
+    Cancelled,
+}
+
+/// What one strategy run measured.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct StrategyResult {
+    pub strategy: Option<Strategy>,
+    pub ttl: u64,
+    pub seconds: f64,
+    pub reads: u64,
+    pub writes: u64,
+    pub hits: u64,
+    pub hit_ratio: f64,
+    pub predicted_hit_ratio: Option<f64>,
+    /// Whether predicted and measured differ by more than [`DISAGREE_POINTS`].
+    pub prediction_off: bool,
+    pub stale_reads: u64,
+    pub stale_fraction: f64,
+    pub staleness_p50_ms: f64,
+    pub staleness_p99_ms: f64,
+    pub read_p50_us: u64,
+    pub read_p95_us: u64,
+    pub read_p99_us: u64,
+    pub mysql_reads: u64,
+    pub mysql_reads_per_s: f64,
+    /// 1 − MySQL reads/s ÷ `none`'s, when `none` ran.
+    pub offload: Option<f64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SweepPoint {
+    pub ttl: u64,
+    pub results: std::collections::BTreeMap<String, StrategyResult>,
+}
+
+/// A lab run's state, as `GET /api/lab/{id}` and its event stream send it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LabReport {
+    pub id: u64,
+    pub state: LabState,
+    pub spec: LabSpec,
+    pub started_at_ms: u64,
+    /// Runs finished and in all (each strategy once, plus the sweep's runs).
+    pub done: u64,
+    pub total: u64,
+    /// What is running now, e.g. "ttl (TTL 5 s): 3.2 of 10 s".
+    pub phase: String,
+    pub results: std::collections::BTreeMap<String, StrategyResult>,
+    pub sweep: Vec<SweepPoint>,
+    pub error: Option<String>,
+}
+
+impl LabReport {
+    pub fn finished(&self) -> bool {
+        self.state != LabState::Running
+    }
+
+    /// One line per strategy run, for the CSV download.
+    pub fn to_csv(&self) -> String {
+        let mut out = String::from(
+            "strategy,ttl,sweep,seconds,reads,writes,hit_ratio,predicted_hit_ratio,stale_reads,stale_fraction,staleness_p50_ms,staleness_p99_ms,read_p50_us,read_p95_us,read_p99_us,mysql_reads_per_s,offload\n",
+        );
+        let rows = self.results.values().map(|r| (r, false)).chain(self.sweep.iter().flat_map(|p| p.results.values().map(|r| (r, true))));
+        for (r, sweep) in rows {
+            let opt = |v: Option<f64>| v.map(|v| format!("{v:.4}")).unwrap_or_default();
+            out.push_str(&format!(
+                "{},{},{},{:.3},{},{},{:.4},{},{},{:.4},{:.3},{:.3},{},{},{},{:.1},{}\n",
+                r.strategy.map(Strategy::name).unwrap_or_default(),
+                r.ttl,
+                sweep,
+                r.seconds,
+                r.reads,
+                r.writes,
+                r.hit_ratio,
+                opt(r.predicted_hit_ratio),
+                r.stale_reads,
+                r.stale_fraction,
+                r.staleness_p50_ms,
+                r.staleness_p99_ms,
+                r.read_p50_us,
+                r.read_p95_us,
+                r.read_p99_us,
+                r.mysql_reads_per_s,
+                opt(r.offload),
+            ));
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_values_are_refused_by_name() {
+        let bad = |f: fn(&mut LabSpec), name: &str| {
+            let mut spec = LabSpec::default();
+            f(&mut spec);
+            let err = spec.validated().unwrap_err().to_string();
+            assert!(err.starts_with(name), "{name}: {err}");
+        };
+        bad(|s| s.items = 0, "items");
+        bad(|s| s.items = 1_000_001, "items");
+        bad(|s| s.zipf = 1.6, "zipf");
+        bad(|s| s.read_ratio = 1.5, "read_ratio");
+        bad(|s| s.concurrency = 65, "concurrency");
+        bad(|s| s.seconds = Some(601), "seconds");
+        bad(|s| s.operations = Some(5), "seconds and operations");
+        bad(|s| s.ttl = 0, "ttl");
+        bad(|s| s.ttls = Some(vec![]), "ttls");
+        bad(|s| s.strategies = vec![], "strategies");
+        bad(|s| s.refresh_fraction = 1.0, "refresh_fraction");
+        bad(|s| { s.strategies = vec![Strategy::Invalidate]; s.ttls = Some(vec![1, 2]) }, "ttls");
+        assert!(Strategy::parse("lru").unwrap_err().to_string().contains("unknown strategy \"lru\""));
+    }
+
+    #[test]
+    fn runs_come_in_order_and_the_sweep_covers_the_ttl_strategies() {
+        let spec = LabSpec { strategies: vec![Strategy::RefreshAhead, Strategy::None, Strategy::Ttl, Strategy::None], ttls: Some(vec![4, 2]), ..LabSpec::default() }
+            .validated()
+            .unwrap();
+        let runs = spec.runs();
+        assert_eq!(
+            runs,
+            vec![
+                (Strategy::None, 5, false),
+                (Strategy::Ttl, 5, false),
+                (Strategy::RefreshAhead, 5, false),
+                (Strategy::Ttl, 2, true),
+                (Strategy::RefreshAhead, 2, true),
+                (Strategy::Ttl, 4, true),
+                (Strategy::RefreshAhead, 4, true),
+            ]
+        );
+    }
+
+    #[test]
+    fn the_model_matches_its_limits() {
+        let uniform = zipf_weights(100, 0.0);
+        assert!((uniform.iter().sum::<f64>() - 1.0).abs() < 1e-9);
+        // One item read 10 times a second with a 1 s TTL: 10 hits per miss.
+        let one = [1.0];
+        assert!((predicted_hit_ratio(Strategy::Ttl, &one, 10.0, 0.0, 1.0).unwrap() - 10.0 / 11.0).abs() < 1e-9);
+        // Without writes, invalidate is ttl; with writes it is lower; none is 0.
+        let w = zipf_weights(1000, 1.0);
+        let ttl = predicted_hit_ratio(Strategy::Ttl, &w, 1000.0, 0.0, 5.0).unwrap();
+        assert!((predicted_hit_ratio(Strategy::Invalidate, &w, 1000.0, 0.0, 5.0).unwrap() - ttl).abs() < 1e-9);
+        assert!(predicted_hit_ratio(Strategy::Invalidate, &w, 1000.0, 100.0, 5.0).unwrap() < ttl);
+        assert_eq!(predicted_hit_ratio(Strategy::None, &w, 1000.0, 100.0, 5.0), Some(0.0));
+        // Skew helps: the same traffic over Zipf(1) hits more than over uniform popularity.
+        assert!(ttl > predicted_hit_ratio(Strategy::Ttl, &zipf_weights(1000, 0.0), 1000.0, 0.0, 5.0).unwrap());
+    }
+}

@@ -1,0 +1,340 @@
+//! The strategy lab: one skewed read/write workload run against the real MySQL and Redis under each caching
+//! strategy in turn, measuring hit ratio, latency, MySQL offload and stale reads (see `crate::lab` for the
+//! vocabulary and the hit-ratio model). The page, the API and `cachelens lab` start runs here.
+//!
+//! Each strategy run replays the same workload (the same seed gives every worker the same stream of items and
+//! operations), on a freshly seeded `cachelens_lab_items` ([`table`]), with the run's keys
+//! (`<prefix>:lab:<run>:<id>`) emptied before it and deleted after the lab. Caching here is plain
+//! cache-aside without single flight, so the strategies' known races show: under `invalidate`, a reader that
+//! missed and read the old row can SET it after a concurrent write's delete, and that stale entry stays until
+//! its TTL; under `write_through`, two writers' SETs can land out of order.
+
+mod history;
+pub mod table;
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use fred::prelude::*;
+use hdrhistogram::Histogram;
+use rand::{rngs::SmallRng, Rng, SeedableRng};
+use rand_distr::{Distribution, Zipf};
+
+use crate::error::AppError;
+use crate::lab::{predicted_hit_ratio, zipf_weights, LabState, Strategy, StrategyResult, DISAGREE_POINTS};
+pub use crate::server::state::lab_runs::{standalone, LabRun};
+use crate::server::cache::delete_prefixed;
+use crate::server::state::AppState;
+use history::History;
+
+/// Highest latency or staleness a histogram records (10 minutes, in µs).
+const MAX_TRACKED_US: u64 = 600_000_000;
+
+/// Checks the spec, registers the run and starts it in the background; 409 while a benchmark or another lab
+/// run is going.
+pub fn start(state: &AppState, spec: crate::lab::LabSpec) -> Result<Arc<LabRun>, AppError> {
+    let busy = state.benches.running().map(|id| format!("benchmark {id}"));
+    let run = state.labs.register(spec, busy)?;
+    tokio::spawn(execute(state.clone(), run.clone()));
+    Ok(run)
+}
+
+/// Runs every strategy of `run` in turn and records the outcome; whatever happens, the run's keys go.
+pub async fn execute(state: AppState, run: Arc<LabRun>) {
+    let namespace = format!("{}:lab:{}", state.cache_prefix, run.id);
+    let outcome = run_all(&state, &run, &namespace).await;
+    let cleaned = delete_prefixed(state.redis.next_connected(), &namespace).await;
+    match (outcome, cleaned) {
+        (Err(e), _) => run.finish(LabState::Failed, Some(e)),
+        (Ok(()), _) if run.cancelled() => run.finish(LabState::Cancelled, None),
+        (Ok(()), Err(e)) => run.finish(LabState::Failed, Some(format!("the lab's keys could not be deleted: {e}"))),
+        (Ok(()), Ok(_)) => run.finish(LabState::Done, None),
+    }
+}
+
+async fn run_all(state: &AppState, run: &Arc<LabRun>, namespace: &str) -> Result<(), String> {
+    let spec = &run.spec;
+    let payloads = Arc::new(table::payloads(&state.db).await);
+    let weights = zipf_weights(spec.items, spec.zipf);
+    for (strategy, ttl, sweep) in spec.runs() {
+        if run.cancelled() {
+            return Ok(());
+        }
+        run.set_phase(format!("{}: seeding {} items", label(strategy, ttl), spec.items));
+        table::prepare(&state.db, spec.items, &payloads).await.map_err(|e| format!("preparing the lab table: {e}"))?;
+        delete_prefixed(state.redis.next_connected(), namespace).await.map_err(|e| format!("emptying the lab's keys: {e}"))?;
+        let mut result = one_strategy(state, run, namespace, strategy, ttl, payloads.clone()).await?;
+        if run.cancelled() {
+            return Ok(());
+        }
+        let (read_rate, write_rate) = (result.reads as f64 / result.seconds, result.writes as f64 / result.seconds);
+        result.predicted_hit_ratio = predicted_hit_ratio(strategy, &weights, read_rate, write_rate, ttl as f64);
+        result.prediction_off = result.predicted_hit_ratio.is_some_and(|p| (p - result.hit_ratio).abs() * 100.0 > DISAGREE_POINTS);
+        result.offload = run.baseline_mysql_reads_per_s().filter(|&b| b > 0.0).map(|b| 1.0 - result.mysql_reads_per_s / b);
+        run.record(result, sweep);
+    }
+    Ok(())
+}
+
+fn label(strategy: Strategy, ttl: u64) -> String {
+    match strategy {
+        Strategy::None => "none".into(),
+        s => format!("{} (TTL {ttl} s)", s.name()),
+    }
+}
+
+/// What the workers of one strategy run share.
+struct Shared {
+    strategy: Strategy,
+    ttl: u64,
+    refresh_fraction: f64,
+    namespace: String,
+    payloads: Arc<Vec<String>>,
+    history: History,
+    reads: AtomicU64,
+    writes: AtomicU64,
+    hits: AtomicU64,
+    mysql_reads: AtomicU64,
+    stale: AtomicU64,
+    latency: Mutex<Histogram<u64>>,
+    staleness: Mutex<Histogram<u64>>,
+    /// Items being refreshed ahead of expiry: one refresh per key at a time.
+    refreshing: Mutex<HashSet<u32>>,
+    failed: Mutex<Option<String>>,
+    stop: AtomicBool,
+}
+
+impl Shared {
+    fn key(&self, id: u32) -> String {
+        format!("{}:{id}", self.namespace)
+    }
+
+    fn fail(&self, why: String) {
+        self.failed.lock().expect("lab failure").get_or_insert(why);
+        self.stop.store(true, Relaxed);
+    }
+}
+
+async fn one_strategy(
+    state: &AppState,
+    run: &Arc<LabRun>,
+    namespace: &str,
+    strategy: Strategy,
+    ttl: u64,
+    payloads: Arc<Vec<String>>,
+) -> Result<StrategyResult, String> {
+    let spec = &run.spec;
+    let histogram = || Mutex::new(Histogram::new_with_bounds(1, MAX_TRACKED_US, 3).expect("valid histogram bounds"));
+    let shared = Arc::new(Shared {
+        strategy,
+        ttl,
+        refresh_fraction: spec.refresh_fraction,
+        namespace: namespace.to_string(),
+        payloads,
+        history: History::default(),
+        reads: AtomicU64::new(0),
+        writes: AtomicU64::new(0),
+        hits: AtomicU64::new(0),
+        mysql_reads: AtomicU64::new(0),
+        stale: AtomicU64::new(0),
+        latency: histogram(),
+        staleness: histogram(),
+        refreshing: Mutex::new(HashSet::new()),
+        failed: Mutex::new(None),
+        stop: AtomicBool::new(false),
+    });
+    let zipf = Zipf::new(spec.items as f64, spec.zipf).map_err(|e| format!("zipf: {e}"))?;
+    let started = Instant::now();
+    let deadline = spec.seconds.map(|s| started + Duration::from_secs(s.into()));
+    let issued = Arc::new(AtomicU64::new(0));
+    let workers: Vec<_> = (0..spec.concurrency)
+        .map(|worker| {
+            let (state, run, shared, issued) = (state.clone(), run.clone(), shared.clone(), issued.clone());
+            // The same seed and worker number give the same stream of operations under every strategy.
+            let mut rng = SmallRng::seed_from_u64(run.spec.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ u64::from(worker));
+            tokio::spawn(async move {
+                let ops = run.spec.operations;
+                while !shared.stop.load(Relaxed) && !run.cancelled() {
+                    if deadline.is_some_and(|d| Instant::now() >= d) || ops.is_some_and(|n| issued.fetch_add(1, Relaxed) >= n) {
+                        break;
+                    }
+                    let id = zipf.sample(&mut rng) as u32;
+                    let outcome = if rng.random::<f64>() < run.spec.read_ratio {
+                        read(&state, &shared, id).await
+                    } else {
+                        let payload = format!("{} (edit {})", shared.payloads[rng.random_range(0..shared.payloads.len())], rng.random::<u32>());
+                        write(&state, &shared, id, payload).await
+                    };
+                    if let Err(e) = outcome {
+                        shared.fail(e);
+                    }
+                }
+            })
+        })
+        .collect();
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    let wait_all = futures::future::join_all(workers);
+    tokio::pin!(wait_all);
+    loop {
+        tokio::select! {
+            joined = &mut wait_all => {
+                if let Some(e) = joined.into_iter().find_map(|j| j.err()) {
+                    return Err(format!("a lab worker stopped: {e}"));
+                }
+                break;
+            }
+            _ = tick.tick() => {
+                let so_far = match (spec.seconds, spec.operations) {
+                    (Some(s), _) => format!("{:.1} of {s} s", started.elapsed().as_secs_f64().min(s.into())),
+                    (None, Some(n)) => format!("{} of {n} operations", issued.load(Relaxed).min(n)),
+                    _ => String::new(),
+                };
+                run.set_phase(format!("{}: {so_far}", label(strategy, ttl)));
+            }
+        }
+    }
+    // Background refreshes still in flight belong to this run's MySQL reads; give them a moment.
+    for _ in 0..50 {
+        if shared.refreshing.lock().expect("refreshing").is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    if let Some(why) = shared.failed.lock().expect("lab failure").clone() {
+        return Err(format!("{}: {why}", label(strategy, ttl)));
+    }
+    Ok(summarize(&shared, started.elapsed().as_secs_f64().max(1e-3)))
+}
+
+fn summarize(shared: &Shared, seconds: f64) -> StrategyResult {
+    let (reads, writes, hits, stale) = (shared.reads.load(Relaxed), shared.writes.load(Relaxed), shared.hits.load(Relaxed), shared.stale.load(Relaxed));
+    let latency = shared.latency.lock().expect("latency");
+    let staleness = shared.staleness.lock().expect("staleness");
+    let ratio = |a: u64, b: u64| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+    let ms = |h: &Histogram<u64>, q: f64| if h.is_empty() { 0.0 } else { h.value_at_quantile(q) as f64 / 1000.0 };
+    let us = |h: &Histogram<u64>, q: f64| if h.is_empty() { 0 } else { h.value_at_quantile(q) };
+    let mysql_reads = shared.mysql_reads.load(Relaxed);
+    StrategyResult {
+        strategy: Some(shared.strategy),
+        ttl: shared.ttl,
+        seconds,
+        reads,
+        writes,
+        hits,
+        hit_ratio: ratio(hits, reads),
+        predicted_hit_ratio: None,
+        prediction_off: false,
+        stale_reads: stale,
+        stale_fraction: ratio(stale, reads),
+        staleness_p50_ms: ms(&staleness, 0.5),
+        staleness_p99_ms: ms(&staleness, 0.99),
+        read_p50_us: us(&latency, 0.5),
+        read_p95_us: us(&latency, 0.95),
+        read_p99_us: us(&latency, 0.99),
+        mysql_reads,
+        mysql_reads_per_s: mysql_reads as f64 / seconds,
+        offload: None,
+    }
+}
+
+/// What an entry holds: the version, its expiry (Unix ms, for refresh-ahead) and the payload.
+fn entry(version: u64, expires_at_ms: u64, payload: &str) -> String {
+    format!("{version}\n{expires_at_ms}\n{payload}")
+}
+
+fn parse_entry(value: &[u8]) -> Option<(u64, u64)> {
+    let mut fields = value.splitn(3, |&b| b == b'\n');
+    let number = |f: Option<&[u8]>| std::str::from_utf8(f?).ok()?.parse::<u64>().ok();
+    Some((number(fields.next())?, number(fields.next())?))
+}
+
+fn unix_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or_default()
+}
+
+async fn read(state: &AppState, shared: &Arc<Shared>, id: u32) -> Result<(), String> {
+    let began = Instant::now();
+    let version = match shared.strategy {
+        Strategy::None => from_mysql(state, shared, id).await?.0,
+        _ => {
+            let client = state.redis.next_connected();
+            let key = shared.key(id);
+            let cached: Option<Bytes> = client.get(&key).await.map_err(|e| format!("Redis GET: {}", e.details()))?;
+            match cached.as_deref().and_then(parse_entry) {
+                Some((version, expires_at_ms)) => {
+                    shared.hits.fetch_add(1, Relaxed);
+                    if shared.strategy == Strategy::RefreshAhead {
+                        refresh_if_due(state, shared, id, expires_at_ms);
+                    }
+                    version
+                }
+                None => {
+                    let (version, payload) = from_mysql(state, shared, id).await?;
+                    set(client, shared, &key, version, &payload).await?;
+                    version
+                }
+            }
+        }
+    };
+    let elapsed = began.elapsed();
+    shared.reads.fetch_add(1, Relaxed);
+    let _ = shared.latency.lock().expect("latency").record((elapsed.as_micros() as u64).clamp(1, MAX_TRACKED_US));
+    if let Some(age) = shared.history.staleness(id, version, began) {
+        shared.stale.fetch_add(1, Relaxed);
+        let _ = shared.staleness.lock().expect("staleness").record((age.as_micros() as u64).clamp(1, MAX_TRACKED_US));
+    }
+    Ok(())
+}
+
+async fn from_mysql(state: &AppState, shared: &Shared, id: u32) -> Result<(u64, String), String> {
+    shared.mysql_reads.fetch_add(1, Relaxed);
+    table::read(&state.db, id).await.map_err(|e| format!("MySQL read: {}", crate::server::connections::redact_error(e)))
+}
+
+async fn set(client: &Client, shared: &Shared, key: &str, version: u64, payload: &str) -> Result<(), String> {
+    let value = entry(version, unix_ms() + shared.ttl * 1000, payload);
+    client
+        .set::<(), _, _>(key, value, Some(Expiration::EX(shared.ttl as i64)), None, false)
+        .await
+        .map_err(|e| format!("Redis SET: {}", e.details()))
+}
+
+/// Refresh-ahead: a hit in the last `refresh_fraction` of the TTL reloads the entry in the background, once
+/// per key at a time; the hit itself is answered from the cache.
+fn refresh_if_due(state: &AppState, shared: &Arc<Shared>, id: u32, expires_at_ms: u64) {
+    let left_ms = expires_at_ms.saturating_sub(unix_ms()) as f64;
+    if left_ms > shared.refresh_fraction * (shared.ttl * 1000) as f64 || !shared.refreshing.lock().expect("refreshing").insert(id) {
+        return;
+    }
+    let (state, shared) = (state.clone(), shared.clone());
+    tokio::spawn(async move {
+        let refreshed = async {
+            let (version, payload) = from_mysql(&state, &shared, id).await?;
+            set(state.redis.next_connected(), &shared, &shared.key(id), version, &payload).await
+        };
+        if let Err(e) = refreshed.await {
+            shared.fail(e);
+        }
+        shared.refreshing.lock().expect("refreshing").remove(&id);
+    });
+}
+
+async fn write(state: &AppState, shared: &Shared, id: u32, payload: String) -> Result<(), String> {
+    let version = table::write(&state.db, id, &payload)
+        .await
+        .map_err(|e| format!("MySQL write: {}", crate::server::connections::redact_error(e)))?;
+    shared.history.committed(id, version, Instant::now());
+    shared.writes.fetch_add(1, Relaxed);
+    let client = state.redis.next_connected();
+    match shared.strategy {
+        Strategy::Invalidate => {
+            client.del::<(), _>(shared.key(id)).await.map_err(|e| format!("Redis DEL: {}", e.details()))?;
+        }
+        Strategy::WriteThrough => set(client, shared, &shared.key(id), version, &payload).await?,
+        Strategy::None | Strategy::Ttl | Strategy::RefreshAhead => {}
+    }
+    Ok(())
+}
