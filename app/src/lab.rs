@@ -329,6 +329,47 @@ impl LabReport {
     }
 }
 
+/// The results as a text table, for the CLI: one line per strategy run, the sweep's after the main ones.
+pub fn table(report: &LabReport) -> String {
+    let s = &report.spec;
+    let bound = match (s.seconds, s.operations) {
+        (_, Some(n)) => format!("{n} operations"),
+        (Some(secs), _) => format!("{secs} s"),
+        _ => String::new(),
+    };
+    let mut out = format!(
+        "{} items, Zipf {}, {:.0} % reads, concurrency {}, {bound} per strategy, seed {}: {:?}\n{:<14} {:>5} {:>9} {:>8} {:>6} {:>9} {:>7} {:>9} {:>9} {:>9} {:>10} {:>8}\n",
+        s.items, s.zipf, s.read_ratio * 100.0, s.concurrency, s.seed, report.state,
+        "strategy", "ttl", "reads", "writes", "hit %", "predicted", "stale %", "stale p99", "read p50", "read p99", "MySQL r/s", "offload"
+    );
+    let rows = report.results.values().chain(report.sweep.iter().flat_map(|p| p.results.values()));
+    for r in rows {
+        let predicted = r.predicted_hit_ratio.map_or("-".into(), |p| format!("{:.1}{}", p * 100.0, if r.prediction_off { " !" } else { "" }));
+        out.push_str(&format!(
+            "{:<14} {:>5} {:>9} {:>8} {:>6.1} {:>9} {:>7.2} {:>7.1}ms {:>7}µs {:>7}µs {:>10.0} {:>8}\n",
+            r.strategy.map(Strategy::name).unwrap_or_default(),
+            r.ttl,
+            r.reads,
+            r.writes,
+            r.hit_ratio * 100.0,
+            predicted,
+            r.stale_fraction * 100.0,
+            r.staleness_p99_ms,
+            r.read_p50_us,
+            r.read_p99_us,
+            r.mysql_reads_per_s,
+            r.offload.map_or("-".into(), |o| format!("{:.0} %", o * 100.0)),
+        ));
+    }
+    if report.results.values().any(|r| r.prediction_off) {
+        out.push_str(&format!("! predicted and measured hit ratios differ by more than {DISAGREE_POINTS} points\n"));
+    }
+    if let Some(e) = &report.error {
+        out.push_str(&format!("error: {e}\n"));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

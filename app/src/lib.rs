@@ -9,6 +9,7 @@ pub mod bench;
 pub mod charts;
 pub mod error;
 pub mod event_stream;
+pub mod lab;
 pub mod model;
 pub mod pages;
 pub mod stats;

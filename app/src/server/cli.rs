@@ -35,6 +35,50 @@ pub enum Command {
     Config(ConfigArgs),
     /// Run the benchmark of the dashboard here, against the configured MySQL and Redis, and print its table.
     Bench(BenchArgs),
+    /// Run the strategy lab here: a skewed read/write workload under each caching strategy, side by side.
+    Lab(LabArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct LabArgs {
+    #[command(flatten)]
+    pub connections: ConnectionArgs,
+    /// Strategies to run, in any order: none, ttl, invalidate, write_through, refresh_ahead.
+    #[arg(long, value_delimiter = ',', default_value = "none,ttl,invalidate,write_through,refresh_ahead")]
+    pub strategies: Vec<String>,
+    /// Items in the lab table (1–1000000).
+    #[arg(long, default_value_t = 1000)]
+    pub items: u32,
+    /// Zipf exponent of item popularity (0 uniform – 1.5).
+    #[arg(long, default_value_t = 1.0)]
+    pub zipf: f64,
+    /// Share of operations that are reads (0–1).
+    #[arg(long, default_value_t = 0.9)]
+    pub read_ratio: f64,
+    /// Concurrent workers (1–64).
+    #[arg(long, default_value_t = 8)]
+    pub concurrency: u32,
+    /// Seconds each strategy runs (1–600).
+    #[arg(long, conflicts_with = "operations")]
+    pub seconds: Option<u32>,
+    /// Operations each strategy runs, instead of a duration.
+    #[arg(long)]
+    pub operations: Option<u64>,
+    /// TTL of the entries, seconds.
+    #[arg(long, default_value_t = 5)]
+    pub ttl: u64,
+    /// TTLs for a sweep of ttl and refresh_ahead, e.g. 1,2,5,10.
+    #[arg(long, value_delimiter = ',')]
+    pub ttls: Option<Vec<u64>>,
+    /// Last part of the TTL in which refresh_ahead refreshes a hit entry (0.01–0.99).
+    #[arg(long, default_value_t = 0.2)]
+    pub refresh_fraction: f64,
+    /// Seed of the workload: the same seed gives the same operations.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Print the report as JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args, Debug)]
@@ -119,6 +163,10 @@ pub async fn main() -> ExitCode {
             Ok(resolved) => bench(args, resolved).await,
             Err(e) => Err(e),
         },
+        Command::Lab(args) => match resolve(&args.connections, sub, file.as_ref()).await {
+            Ok(resolved) => lab(args, resolved).await,
+            Err(e) => Err(e),
+        },
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -197,6 +245,53 @@ async fn bench(args: BenchArgs, resolved: Resolved) -> AppResult<()> {
     }
     match report.state {
         BenchState::Failed => Err(AppError::Internal(report.error.unwrap_or_else(|| "the benchmark failed".into()))),
+        _ => Ok(()),
+    }
+}
+
+async fn lab(args: LabArgs, resolved: Resolved) -> AppResult<()> {
+    use crate::lab::{LabSpec, LabState, Strategy};
+    let strategies = args.strategies.iter().map(|s| Strategy::parse(s)).collect::<AppResult<Vec<_>>>()?;
+    let spec = LabSpec {
+        strategies,
+        items: args.items,
+        zipf: args.zipf,
+        read_ratio: args.read_ratio,
+        concurrency: args.concurrency,
+        seconds: args.seconds,
+        operations: args.operations,
+        ttl: args.ttl,
+        ttls: args.ttls,
+        refresh_fraction: args.refresh_fraction,
+        seed: args.seed,
+    };
+    let run = crate::server::lab::standalone(spec)?;
+    let state = crate::server::startup::connect(&resolved).await?;
+    let task = tokio::spawn(crate::server::lab::execute(state, run.clone()));
+    // Progress on stderr, so stdout holds only the result.
+    let bar = indicatif::ProgressBar::new(run.report().total);
+    bar.set_style(indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} runs  {msg}").expect("a valid template"));
+    let mut tick = tokio::time::interval(std::time::Duration::from_millis(250));
+    while !task.is_finished() {
+        tokio::select! {
+            _ = tick.tick() => {
+                let r = run.report();
+                bar.set_position(r.done);
+                bar.set_message(r.phase);
+            }
+            _ = tokio::signal::ctrl_c() => run.cancel(),
+            _ = run.wait() => {}
+        }
+    }
+    bar.finish_and_clear();
+    let report = run.report();
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report).expect("reports serialize"));
+    } else {
+        println!("{}", crate::lab::table(&report));
+    }
+    match report.state {
+        LabState::Failed => Err(AppError::Internal(report.error.unwrap_or_else(|| "the lab run failed".into()))),
         _ => Ok(()),
     }
 }

@@ -9,7 +9,8 @@
 //!   watch). Used by `cli` and `http`.
 //! - [`http`]: the axum router (pages, server functions, the JSON and benchmark APIs, static files, the CSP).
 //!   The crate's page modules sit at this level too: both call into the layers below, never into each other.
-//! - [`bench`]: benchmark runs, driven through the cache layer.
+//! - [`bench`]: benchmark runs, driven through the cache layer. [`lab`]: the strategy lab's runs, against its
+//!   own table and keys (it uses the state, the connections and the cache's key deletion only).
 //! - [`cache`]: cache-aside (the flow, the stored value and its Redis commands, the fill lock).
 //! - [`query`]: what MySQL is asked (the article search, guarded custom SQL, the MySQL users cachelens sets up).
 //! - [`loader`]: `load-data` (CSV, generated rows, the dataset record). Uses only [`connections`].
@@ -22,6 +23,7 @@
 //! `pub(crate)` is the default; `pub` marks what the integration tests and the binary use.
 
 pub(crate) mod bench;
+pub mod lab;
 pub(crate) mod cache;
 pub mod cli;
 pub mod config;

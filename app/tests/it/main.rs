@@ -10,6 +10,7 @@ mod cache_flow;
 mod compressed_hits;
 mod custom_sql;
 mod faults;
+mod lab;
 mod loader;
 mod mysql_users;
 mod observability;

@@ -16,6 +16,9 @@ use crate::server::state::AppState;
 
 /// Checks the spec, registers the run and starts it in the background.
 pub fn start(state: &AppState, spec: BenchSpec) -> Result<Arc<BenchRun>, AppError> {
+    if let Some(lab) = state.labs.running() {
+        return Err(AppError::Conflict(format!("lab run {lab} is running: the benchmark would measure it too; wait for it or cancel it")));
+    }
     let run = state.benches.register(spec)?;
     tokio::spawn(execute(state.clone(), run.clone()));
     Ok(run)

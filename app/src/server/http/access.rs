@@ -59,7 +59,7 @@ fn same_site(request: &Request) -> Result<(), AppError> {
             return Err(AppError::Forbidden("cross-site request refused: it came from another site".into()));
         }
     }
-    let json_api = matches!(request.uri().path(), "/api/query/sql" | "/api/bench");
+    let json_api = matches!(request.uri().path(), "/api/query/sql" | "/api/bench" | "/api/lab");
     let is_json = headers.get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
     if json_api && !is_json {
         return Err(AppError::UnsupportedMediaType("send the body as Content-Type: application/json".into()));

@@ -70,13 +70,34 @@ async fn events(State(state): State<AppState>, Path(id): Path<u64>) -> Result<Re
     Ok(Sse::new(progress(find(&state, id)?)).keep_alive(KeepAlive::default()).into_response())
 }
 
+/// A run whose reports an event stream follows: a benchmark's or a lab's.
+pub(crate) trait Followed: Send + Sync + 'static {
+    type Report: serde::Serialize;
+    fn report(&self) -> Self::Report;
+    fn finished(report: &Self::Report) -> bool;
+    fn wait(&self) -> impl std::future::Future<Output = ()> + Send;
+}
+
+impl Followed for BenchRun {
+    type Report = crate::bench::BenchReport;
+    fn report(&self) -> Self::Report {
+        BenchRun::report(self)
+    }
+    fn finished(report: &Self::Report) -> bool {
+        report.finished()
+    }
+    async fn wait(&self) {
+        BenchRun::wait(self).await
+    }
+}
+
 /// The report every PROGRESS_EVERY while the run lasts, then the final one, then the end of the stream.
-fn progress(run: std::sync::Arc<BenchRun>) -> impl Stream<Item = Result<Event, Infallible>> {
+pub(crate) fn progress<R: Followed>(run: std::sync::Arc<R>) -> impl Stream<Item = Result<Event, Infallible>> {
     futures::stream::unfold(Some(run), |run| async move {
         let run = run?;
         let report = run.report();
         let event = Event::default().json_data(&report).unwrap_or_else(|_| Event::default().data("{}"));
-        if report.finished() {
+        if R::finished(&report) {
             return Some((Ok(event.event("done")), None));
         }
         tokio::select! {
@@ -96,7 +117,7 @@ async fn json_download(State(state): State<AppState>, Path(id): Path<u64>) -> Re
     Ok(download(body, "application/json", &format!("cachelens-bench-{id}.json")))
 }
 
-fn download(body: String, content_type: &'static str, filename: &str) -> Response {
+pub(crate) fn download(body: String, content_type: &'static str, filename: &str) -> Response {
     let disposition = format!("attachment; filename=\"{filename}\"");
     ([(header::CONTENT_TYPE, content_type.to_string()), (header::CONTENT_DISPOSITION, disposition)], body).into_response()
 }

@@ -5,6 +5,7 @@ mod access;
 pub(crate) mod api;
 pub(crate) mod assets;
 pub(crate) mod bench_api;
+pub(crate) mod lab_api;
 mod csp;
 
 use axum::{
@@ -62,6 +63,7 @@ pub fn router(state: AppState, options: LeptosOptions) -> Router {
         .with_state(state.clone())
         .merge(crate::server::http::api::routes(state.clone()))
         .merge(crate::server::http::bench_api::routes(state.clone()))
+        .merge(crate::server::http::lab_api::routes(state.clone()))
         .merge(access::routes(state.clone()));
     let pkg_dir = std::path::Path::new(&*options.site_root).join(&*options.site_pkg_dir);
     let pages = Router::new()

@@ -12,13 +12,20 @@ use std::time::{Duration, Instant};
 pub const FIRST_VERSION: u64 = 1;
 const SHARDS: usize = 64;
 
-#[derive(Default)]
+type Acks = Mutex<HashMap<u32, Vec<Option<Instant>>>>;
+
 pub struct History {
-    shards: [Mutex<HashMap<u32, Vec<Option<Instant>>>>; SHARDS],
+    shards: [Acks; SHARDS],
+}
+
+impl Default for History {
+    fn default() -> Self {
+        Self { shards: std::array::from_fn(|_| Acks::default()) }
+    }
 }
 
 impl History {
-    fn shard(&self, id: u32) -> &Mutex<HashMap<u32, Vec<Option<Instant>>>> {
+    fn shard(&self, id: u32) -> &Acks {
         &self.shards[id as usize % SHARDS]
     }
 

@@ -154,6 +154,10 @@ impl BenchRegistry {
         Ok(run)
     }
 
+    pub fn running(&self) -> Option<u64> {
+        self.runs.lock().expect("bench registry").iter().find(|r| r.report().state == BenchState::Running).map(|r| r.id)
+    }
+
     pub fn get(&self, id: u64) -> Option<Arc<BenchRun>> {
         self.runs.lock().expect("bench registry").iter().find(|r| r.id == id).cloned()
     }

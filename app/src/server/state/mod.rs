@@ -6,6 +6,7 @@ pub mod access;
 pub mod bench_runs;
 pub mod breaker;
 pub mod db_secret;
+pub mod lab_runs;
 pub mod single_flight;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -19,6 +20,7 @@ use access::Access;
 use bench_runs::BenchRegistry;
 use breaker::Breaker;
 use db_secret::SecretWatch;
+use lab_runs::LabRegistry;
 use single_flight::SingleFlight;
 use crate::server::connections::{probe_mysql, probe_redis};
 use crate::server::metrics::Metrics;
@@ -59,6 +61,7 @@ pub struct Shared {
     /// Every query the pages and the API answer, for the comparison page; `None` for benchmark traffic.
     pub runs: Option<Arc<RunLog>>,
     pub benches: Arc<BenchRegistry>,
+    pub labs: Arc<LabRegistry>,
     pub breaker: Arc<Breaker>,
     /// Who may use the dashboard: the access token and its sessions.
     pub access: Arc<Access>,
@@ -91,6 +94,7 @@ impl AppState {
             metrics: Arc::default(),
             runs: Some(Arc::default()),
             benches: Arc::default(),
+            labs: Arc::default(),
             breaker: Arc::default(),
             access: Arc::default(),
             fills: SingleFlight::default(),

@@ -1,0 +1,231 @@
+//! The strategy lab against the real MariaDB and Redis: what each strategy buys (hit ratio, stale reads,
+//! offload) on a small workload with writes, the hit-ratio model against the measurement, and the lab's
+//! manners: bounded input, one run at a time, cancellation, failure, its own table and keys only.
+
+use std::time::{Duration, Instant};
+
+use fred::prelude::*;
+use serde_json::{json, Value};
+use tokio::sync::OnceCell;
+
+use crate::support::*;
+
+async fn db() -> String {
+    static DB: OnceCell<String> = OnceCell::const_new();
+    DB.get_or_init(|| loaded_database("lab", 1500)).await.clone()
+}
+
+async fn post(url: &str, body: Value) -> (u16, Value) {
+    let response = http().post(url).json(&body).send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap())
+}
+
+/// Starts a lab run and waits for it to end; returns its final report.
+async fn run_lab(base: &str, spec: Value) -> Value {
+    let (status, started) = post(&format!("{base}/api/lab"), spec).await;
+    assert_eq!(status, 202, "{started}");
+    let id = started["id"].as_u64().unwrap();
+    loop {
+        let (_, report) = get_json(&format!("{base}/api/lab/{id}")).await;
+        if report["state"] != "running" {
+            return report;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Row count and checksum of `articles`: the lab must leave them as they were.
+async fn articles_fingerprint(url: &str) -> (i64, String) {
+    let db = sqlx::MySqlPool::connect(url).await.unwrap();
+    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM articles").fetch_one(&db).await.unwrap();
+    let row: (String, Option<i64>) = sqlx::query_as("CHECKSUM TABLE articles").fetch_one(&db).await.unwrap();
+    (count, row.1.unwrap().to_string())
+}
+
+async fn redis_keys(pattern: &str) -> Vec<String> {
+    let client = Builder::from_config(Config::from_url(&redis_url()).unwrap()).build().unwrap();
+    client.init().await.unwrap();
+    client.custom(fred::cmd!("KEYS"), vec![pattern]).await.unwrap()
+}
+
+#[tokio::test]
+async fn each_strategy_buys_what_it_should_and_the_model_predicts_ttl() {
+    let url = db().await;
+    let before = articles_fingerprint(&url).await;
+    let base = spawn_app(&url, &redis_url(), "cachelens-t-lab").await;
+    let report = run_lab(
+        &base,
+        json!({"strategies": ["none", "ttl", "invalidate", "write_through", "refresh_ahead"], "items": 300, "zipf": 1.0,
+               "read_ratio": 0.8, "concurrency": 4, "seconds": 4, "ttl": 2, "seed": 7}),
+    )
+    .await;
+    assert_eq!(report["state"], "done", "{report}");
+    let r = &report["results"];
+    let f = |s: &str, field: &str| r[s][field].as_f64().unwrap_or_else(|| panic!("{s}.{field} in {report}"));
+    for s in ["none", "ttl", "invalidate", "write_through", "refresh_ahead"] {
+        assert!(f(s, "reads") > 1000.0 && f(s, "writes") > 200.0, "{s} ran a real workload: {}", r[s]);
+    }
+    assert_eq!((f("none", "hit_ratio"), f("none", "stale_reads")), (0.0, 0.0), "{}", r["none"]);
+    assert!(f("ttl", "stale_reads") > 0.0, "writes within the TTL leave stale entries: {}", r["ttl"]);
+    for s in ["invalidate", "write_through"] {
+        assert!(f(s, "stale_fraction") * 3.0 < f("ttl", "stale_fraction"), "{s} vs ttl: {} / {}", r[s], r["ttl"]);
+    }
+    assert!(f("refresh_ahead", "hit_ratio") > f("ttl", "hit_ratio"), "{} / {}", r["refresh_ahead"], r["ttl"]);
+    let (measured, predicted) = (f("ttl", "hit_ratio"), f("ttl", "predicted_hit_ratio"));
+    assert!((measured - predicted).abs() < 0.05, "ttl: measured {measured:.3}, predicted {predicted:.3}");
+    assert_eq!(r["ttl"]["prediction_off"], false);
+    assert!(f("ttl", "offload") > 0.5, "the cache took most reads off MySQL: {}", r["ttl"]);
+    assert!(f("ttl", "read_p99_us") >= f("ttl", "read_p50_us"));
+    assert_eq!(articles_fingerprint(&url).await, before, "articles untouched");
+    assert!(redis_keys("cachelens-t-lab:lab:*").await.is_empty(), "the lab's keys are gone");
+
+    let id = report["id"].as_u64().unwrap();
+    let csv = http().get(format!("{base}/api/lab/{id}/csv")).send().await.unwrap().text().await.unwrap();
+    assert!(csv.starts_with("strategy,ttl,sweep,") && csv.lines().count() == 6, "{csv}");
+    let (_, listed) = get_json(&format!("{base}/api/lab")).await;
+    assert_eq!(listed[0]["id"], id);
+}
+
+#[tokio::test]
+async fn a_sweep_draws_hit_ratio_and_staleness_against_ttl() {
+    let base = spawn_app(&db().await, &redis_url(), "cachelens-t-labsweep").await;
+    let report = run_lab(
+        &base,
+        json!({"strategies": ["ttl", "refresh_ahead"], "items": 200, "read_ratio": 0.9, "concurrency": 4,
+               "operations": 3000, "ttl": 1, "ttls": [1, 4], "seed": 3}),
+    )
+    .await;
+    assert_eq!(report["state"], "done", "{report}");
+    let sweep = report["sweep"].as_array().unwrap();
+    assert_eq!(sweep.iter().map(|p| p["ttl"].as_u64().unwrap()).collect::<Vec<_>>(), [1, 4]);
+    for point in sweep {
+        for s in ["ttl", "refresh_ahead"] {
+            assert!(point["results"][s]["reads"].as_u64().unwrap() > 1000, "{point}");
+        }
+    }
+    let hit = |i: usize| sweep[i]["results"]["ttl"]["hit_ratio"].as_f64().unwrap();
+    assert!(hit(1) > hit(0), "a longer TTL hits more: {sweep:?}");
+    assert_eq!(report["done"], report["total"]);
+    assert_eq!(report["total"], 6, "two strategies, then two per TTL");
+}
+
+#[tokio::test]
+async fn bad_values_are_refused_by_name_and_one_run_goes_at_a_time() {
+    let base = spawn_app(&db().await, &redis_url(), "cachelens-t-labbad").await;
+    for (body, named) in [
+        (json!({"strategies": ["ttl"], "items": 0}), "items must be between 1 and 1000000"),
+        (json!({"strategies": ["ttl"], "zipf": 2.0}), "zipf must be between 0 and 1.5"),
+        (json!({"strategies": ["ttl"], "read_ratio": -0.1}), "read_ratio must be between 0 and 1"),
+        (json!({"strategies": ["ttl"], "concurrency": 100}), "concurrency must be between 1 and 64"),
+        (json!({"strategies": ["ttl"], "seconds": 601}), "seconds must be between 1 and 600"),
+        (json!({"strategies": ["ttl"], "ttl": 0}), "ttl must be between 1"),
+        (json!({"strategies": ["lru"]}), "unknown variant `lru`"),
+        (json!({"strategies": []}), "strategies: choose at least one"),
+        (json!({"strategies": ["ttl"], "colour": "red"}), "unknown field `colour`"),
+    ] {
+        let (status, answer) = post(&format!("{base}/api/lab"), body.clone()).await;
+        assert_eq!(status, 400, "{body}: {answer}");
+        assert!(answer["error"].as_str().unwrap().contains(named), "{body}: {answer}");
+    }
+    let as_text = http().post(format!("{base}/api/lab")).header("content-type", "text/plain").body("{}").send().await.unwrap();
+    assert_eq!(as_text.status().as_u16(), 415);
+
+    // A long run: a second one, or a benchmark, is refused while it goes; cancelling stops it within a second.
+    let (status, started) = post(&format!("{base}/api/lab"), json!({"strategies": ["ttl"], "seconds": 60})).await;
+    assert_eq!(status, 202, "{started}");
+    let id = started["id"].as_u64().unwrap();
+    let (second, why) = post(&format!("{base}/api/lab"), json!({"strategies": ["ttl"]})).await;
+    assert_eq!(second, 409, "{why}");
+    let (bench, why) = post(&format!("{base}/api/bench"), json!({"iterations": 10, "concurrency": 1})).await;
+    assert_eq!(bench, 409, "{why}");
+    assert!(why["error"].as_str().unwrap().contains(&format!("lab run {id} is running")), "{why}");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let asked = Instant::now();
+    let (status, cancelled) = post(&format!("{base}/api/lab/{id}/cancel"), json!({})).await;
+    assert!(asked.elapsed() < Duration::from_secs(1), "cancel took {:?}", asked.elapsed());
+    assert_eq!((status, cancelled["state"].as_str()), (200, Some("cancelled")), "{cancelled}");
+    assert!(redis_keys("cachelens-t-labbad:lab:*").await.is_empty());
+    let (_, missing) = get_json(&format!("{base}/api/lab/999999")).await;
+    assert!(missing["error"].as_str().unwrap().contains("no lab run 999999"));
+}
+
+#[tokio::test]
+async fn mysql_dying_mid_run_fails_the_run_with_its_reason_and_drops_its_keys() {
+    let url = db().await;
+    let proxy = Proxy::start(socket_of(&url)).await;
+    let base = spawn_app(&with_port(&url, proxy.port), &redis_url(), "cachelens-t-labdead").await;
+    let (status, started) =
+        post(&format!("{base}/api/lab"), json!({"strategies": ["invalidate"], "items": 100, "seconds": 30, "concurrency": 2})).await;
+    assert_eq!(status, 202, "{started}");
+    let id = started["id"].as_u64().unwrap();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    proxy.cut();
+    let mut report = Value::Null;
+    for _ in 0..100 {
+        report = get_json(&format!("{base}/api/lab/{id}")).await.1;
+        if report["state"] != "running" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(report["state"], "failed", "{report}");
+    assert!(report["error"].as_str().unwrap().contains("MySQL"), "{report}");
+    assert!(redis_keys("cachelens-t-labdead:lab:*").await.is_empty(), "the failed run's keys are gone");
+}
+
+#[tokio::test]
+async fn an_older_lab_table_is_recreated_and_a_foreign_one_left_alone() {
+    let url = fresh_database("labtable").await;
+    let db = cachelens::server::loader::dataset::connect_creating(&url, None).await.unwrap();
+    let table = cachelens::server::lab::table::TABLE;
+    sqlx::raw_sql(&format!("CREATE TABLE {table} (id INT PRIMARY KEY, v INT) COMMENT='cachelens lab items, layout 0'"))
+        .execute(&db)
+        .await
+        .unwrap();
+    let base = spawn_app(&url, &redis_url(), "cachelens-t-labtable").await;
+    let report = run_lab(&base, json!({"strategies": ["ttl"], "items": 50, "operations": 200})).await;
+    assert_eq!(report["state"], "done", "{report}");
+    let columns: Vec<String> = sqlx::query_scalar(
+        "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION",
+    )
+    .bind(table)
+    .fetch_all(&db)
+    .await
+    .unwrap();
+    assert_eq!(columns, ["id", "payload", "version", "updated_at"]);
+
+    sqlx::raw_sql(&format!("DROP TABLE {table}; CREATE TABLE {table} (id INT PRIMARY KEY, mine TEXT)")).execute(&db).await.unwrap();
+    let refused = run_lab(&base, json!({"strategies": ["ttl"], "items": 50, "operations": 200})).await;
+    assert_eq!(refused["state"], "failed", "{refused}");
+    assert!(refused["error"].as_str().unwrap().contains("the lab did not create"), "{refused}");
+    let still: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND COLUMN_NAME = 'mine'")
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert_eq!(still, 1, "the foreign table is still there");
+}
+
+#[tokio::test]
+async fn the_cli_prints_the_table_or_json() {
+    let url = db().await;
+    let run = move |json: bool| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_cachelens"));
+        cmd.args(["lab", "--strategies", "ttl,invalidate", "--items", "100", "--operations", "1000", "--ttl", "2"])
+            .env("DATABASE_URL", &url)
+            .env("REDIS_URL", redis_url())
+            .env("CACHELENS_CACHE_PREFIX", "cachelens-t-labcli");
+        if json {
+            cmd.arg("--json");
+        }
+        cmd.output().unwrap()
+    };
+    let out = tokio::task::spawn_blocking(move || (run(false), run(true))).await.unwrap();
+    let (table, json) = out;
+    assert!(table.status.success(), "{}", String::from_utf8_lossy(&table.stderr));
+    let text = String::from_utf8(table.stdout).unwrap();
+    assert!(text.contains("strategy") && text.contains("invalidate") && text.contains("predicted"), "{text}");
+    let report: Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(report["state"], "done");
+    assert!(report["results"]["invalidate"]["reads"].as_u64().unwrap() > 0);
+}
