@@ -6,11 +6,16 @@
 //! Reads of item i arrive as a Poisson stream of rate λᵢ = pᵢ·Λ, with pᵢ the item's Zipf weight and Λ the
 //! measured read rate; writes of it at μᵢ = pᵢ·W. An entry is filled by a miss and lives until its TTL T ends it
 //! (or, under `invalidate`, a write deletes it). Each life is one miss followed by the hits that land in it, so
-//! the item's hit ratio is hᵢ = λᵢ·Lᵢ / (1 + λᵢ·Lᵢ), Lᵢ the entry's expected life:
+//! in the long run the item's hit ratio is hᵢ = λᵢ·Lᵢ / (1 + λᵢ·Lᵢ), Lᵢ the entry's expected life:
 //! - `ttl`: Lᵢ = T, so hᵢ = λᵢT / (1 + λᵢT);
 //! - `invalidate`: the life ends at T or at the first write, whichever comes first: Lᵢ = (1 − e^(−μᵢT)) / μᵢ;
 //! - `none`: 0.
-//! The whole hit ratio is Σ pᵢ·hᵢ. Assumptions: arrivals independent and Poisson (the workers draw items
+//! A run lasts D seconds from an empty cache, and a short run is dominated by each item's first miss, so the
+//! prediction counts misses over the run instead: the first read of the item (probability 1 − e^(−λᵢD)), then
+//! one miss per cycle of an entry's life plus the wait for the next read, Lᵢ + 1/λᵢ, over the time left after
+//! the first life: missesᵢ ≈ (1 − e^(−λᵢD))·(1 + max(0, D − Lᵢ) / (Lᵢ + 1/λᵢ)), hᵢ = 1 − missesᵢ / (λᵢD). As D
+//! grows this tends to the long-run hᵢ above; for D below Lᵢ it is one miss per item read.
+//! The whole hit ratio is Σ pᵢ·hᵢ (reads weighted). Assumptions: arrivals independent and Poisson (the workers draw items
 //! independently, but a worker's next request waits for its last, so at high load arrivals are smoother than
 //! Poisson), fills instantaneous (a read during a fill waits for it, as single flight does, and counts as a
 //! hit only if it found the entry), and the rates constant over the run. `write_through` and `refresh_ahead`
@@ -217,13 +222,19 @@ pub fn zipf_weights(n: u32, s: f64) -> Vec<f64> {
     raw.into_iter().map(|w| w / total).collect()
 }
 
-/// The hit ratio `strategy` should reach, from the weights, the read and write rates (per second) and the TTL;
-/// `None` for the strategies the model does not cover. See the module's documentation.
-pub fn predicted_hit_ratio(strategy: Strategy, weights: &[f64], read_rate: f64, write_rate: f64, ttl_s: f64) -> Option<f64> {
+/// The hit ratio `strategy` should reach over a run of `seconds` from an empty cache, from the weights, the
+/// read and write rates (per second) and the TTL; `None` for the strategies the model does not cover. See the
+/// module's documentation.
+pub fn predicted_hit_ratio(strategy: Strategy, weights: &[f64], read_rate: f64, write_rate: f64, ttl_s: f64, seconds: f64) -> Option<f64> {
     let life = |mu: f64| if mu * ttl_s < 1e-9 { ttl_s } else { (1.0 - (-mu * ttl_s).exp()) / mu };
     let hit = |p: f64, life: f64| {
-        let hits_per_life = p * read_rate * life;
-        hits_per_life / (1.0 + hits_per_life)
+        let lambda = p * read_rate;
+        let reads = lambda * seconds;
+        if reads <= 0.0 {
+            return 0.0;
+        }
+        let misses = (1.0 - (-reads).exp()) * (1.0 + (seconds - life).max(0.0) / (life + 1.0 / lambda));
+        (1.0 - misses / reads).max(0.0)
     };
     match strategy {
         Strategy::None => Some(0.0),
@@ -421,16 +432,20 @@ mod tests {
     fn the_model_matches_its_limits() {
         let uniform = zipf_weights(100, 0.0);
         assert!((uniform.iter().sum::<f64>() - 1.0).abs() < 1e-9);
-        // One item read 10 times a second with a 1 s TTL: 10 hits per miss.
+        // One item read 10 times a second with a 1 s TTL: in the long run 10 hits per miss.
         let one = [1.0];
-        assert!((predicted_hit_ratio(Strategy::Ttl, &one, 10.0, 0.0, 1.0).unwrap() - 10.0 / 11.0).abs() < 1e-9);
+        let long = predicted_hit_ratio(Strategy::Ttl, &one, 10.0, 0.0, 1.0, 100_000.0).unwrap();
+        assert!((long - 10.0 / 11.0).abs() < 1e-4, "{long}");
+        // A run shorter than the TTL: one miss, the rest hits.
+        let short = predicted_hit_ratio(Strategy::Ttl, &one, 10.0, 0.0, 5.0, 2.0).unwrap();
+        assert!((short - (1.0 - 1.0 / 20.0)).abs() < 1e-6, "{short}");
         // Without writes, invalidate is ttl; with writes it is lower; none is 0.
         let w = zipf_weights(1000, 1.0);
-        let ttl = predicted_hit_ratio(Strategy::Ttl, &w, 1000.0, 0.0, 5.0).unwrap();
-        assert!((predicted_hit_ratio(Strategy::Invalidate, &w, 1000.0, 0.0, 5.0).unwrap() - ttl).abs() < 1e-9);
-        assert!(predicted_hit_ratio(Strategy::Invalidate, &w, 1000.0, 100.0, 5.0).unwrap() < ttl);
-        assert_eq!(predicted_hit_ratio(Strategy::None, &w, 1000.0, 100.0, 5.0), Some(0.0));
+        let ttl = predicted_hit_ratio(Strategy::Ttl, &w, 1000.0, 0.0, 5.0, 60.0).unwrap();
+        assert!((predicted_hit_ratio(Strategy::Invalidate, &w, 1000.0, 0.0, 5.0, 60.0).unwrap() - ttl).abs() < 1e-9);
+        assert!(predicted_hit_ratio(Strategy::Invalidate, &w, 1000.0, 100.0, 5.0, 60.0).unwrap() < ttl);
+        assert_eq!(predicted_hit_ratio(Strategy::None, &w, 1000.0, 100.0, 5.0, 60.0), Some(0.0));
         // Skew helps: the same traffic over Zipf(1) hits more than over uniform popularity.
-        assert!(ttl > predicted_hit_ratio(Strategy::Ttl, &zipf_weights(1000, 0.0), 1000.0, 0.0, 5.0).unwrap());
+        assert!(ttl > predicted_hit_ratio(Strategy::Ttl, &zipf_weights(1000, 0.0), 1000.0, 0.0, 5.0, 60.0).unwrap());
     }
 }

@@ -6,13 +6,12 @@ use std::time::{Duration, Instant};
 
 use fred::prelude::*;
 use serde_json::{json, Value};
-use tokio::sync::OnceCell;
 
 use crate::support::*;
 
-async fn db() -> String {
-    static DB: OnceCell<String> = OnceCell::const_new();
-    DB.get_or_init(|| loaded_database("lab", 1500)).await.clone()
+/// A database of the test's own: labs on one database take turns (a MySQL lock), and these run at once.
+async fn db(name: &str) -> String {
+    loaded_database(&format!("lab_{name}"), 1500).await
 }
 
 async fn post(url: &str, body: Value) -> (u16, Value) {
@@ -51,7 +50,7 @@ async fn redis_keys(pattern: &str) -> Vec<String> {
 
 #[tokio::test]
 async fn each_strategy_buys_what_it_should_and_the_model_predicts_ttl() {
-    let url = db().await;
+    let url = db("all").await;
     let before = articles_fingerprint(&url).await;
     let base = spawn_app(&url, &redis_url(), "cachelens-t-lab").await;
     let report = run_lab(
@@ -89,11 +88,11 @@ async fn each_strategy_buys_what_it_should_and_the_model_predicts_ttl() {
 
 #[tokio::test]
 async fn a_sweep_draws_hit_ratio_and_staleness_against_ttl() {
-    let base = spawn_app(&db().await, &redis_url(), "cachelens-t-labsweep").await;
+    let base = spawn_app(&db("sweep").await, &redis_url(), "cachelens-t-labsweep").await;
     let report = run_lab(
         &base,
-        json!({"strategies": ["ttl", "refresh_ahead"], "items": 200, "read_ratio": 0.9, "concurrency": 4,
-               "operations": 3000, "ttl": 1, "ttls": [1, 4], "seed": 3}),
+        json!({"strategies": ["ttl", "refresh_ahead"], "items": 500, "zipf": 0.6, "read_ratio": 0.9, "concurrency": 4,
+               "seconds": 3, "ttl": 1, "ttls": [1, 4], "seed": 3}),
     )
     .await;
     assert_eq!(report["state"], "done", "{report}");
@@ -112,7 +111,8 @@ async fn a_sweep_draws_hit_ratio_and_staleness_against_ttl() {
 
 #[tokio::test]
 async fn bad_values_are_refused_by_name_and_one_run_goes_at_a_time() {
-    let base = spawn_app(&db().await, &redis_url(), "cachelens-t-labbad").await;
+    let url = db("bad").await;
+    let base = spawn_app(&url, &redis_url(), "cachelens-t-labbad").await;
     for (body, named) in [
         (json!({"strategies": ["ttl"], "items": 0}), "items must be between 1 and 1000000"),
         (json!({"strategies": ["ttl"], "zipf": 2.0}), "zipf must be between 0 and 1.5"),
@@ -137,6 +137,11 @@ async fn bad_values_are_refused_by_name_and_one_run_goes_at_a_time() {
     let id = started["id"].as_u64().unwrap();
     let (second, why) = post(&format!("{base}/api/lab"), json!({"strategies": ["ttl"]})).await;
     assert_eq!(second, 409, "{why}");
+    // Another cachelens on the same database: the lab table is shared, so its run fails at once, saying why.
+    let other = spawn_app(&url, &redis_url(), "cachelens-t-labbad2").await;
+    let refused = run_lab(&other, json!({"strategies": ["ttl"], "operations": 100})).await;
+    assert_eq!(refused["state"], "failed", "{refused}");
+    assert!(refused["error"].as_str().unwrap().contains("another cachelens is running the lab on this database"), "{refused}");
     let (bench, why) = post(&format!("{base}/api/bench"), json!({"iterations": 10, "concurrency": 1})).await;
     assert_eq!(bench, 409, "{why}");
     assert!(why["error"].as_str().unwrap().contains(&format!("lab run {id} is running")), "{why}");
@@ -152,7 +157,7 @@ async fn bad_values_are_refused_by_name_and_one_run_goes_at_a_time() {
 
 #[tokio::test]
 async fn mysql_dying_mid_run_fails_the_run_with_its_reason_and_drops_its_keys() {
-    let url = db().await;
+    let url = db("dead").await;
     let proxy = Proxy::start(socket_of(&url)).await;
     let base = spawn_app(&with_port(&url, proxy.port), &redis_url(), "cachelens-t-labdead").await;
     let (status, started) =
@@ -208,7 +213,7 @@ async fn an_older_lab_table_is_recreated_and_a_foreign_one_left_alone() {
 
 #[tokio::test]
 async fn the_cli_prints_the_table_or_json() {
-    let url = db().await;
+    let url = db("cli").await;
     let run = move |json: bool| {
         let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_cachelens"));
         cmd.args(["lab", "--strategies", "ttl,invalidate", "--items", "100", "--operations", "1000", "--ttl", "2"])

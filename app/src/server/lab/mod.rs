@@ -57,6 +57,23 @@ pub async fn execute(state: AppState, run: Arc<LabRun>) {
 
 async fn run_all(state: &AppState, run: &Arc<LabRun>, namespace: &str) -> Result<(), String> {
     let spec = &run.spec;
+    // One lab per database, whichever cachelens runs it: they would share the table. The lock is MySQL's,
+    // held by this connection until the lab ends (or the connection does).
+    let mut lock = state.db.acquire().await.map_err(|e| format!("MySQL: {}", crate::server::connections::redact_error(e)))?;
+    let took: Option<i64> = sqlx::query_scalar("SELECT GET_LOCK(CONCAT(DATABASE(), '.cachelens_lab'), 0)")
+        .fetch_one(&mut *lock)
+        .await
+        .map_err(|e| format!("MySQL: {}", crate::server::connections::redact_error(e)))?;
+    if took != Some(1) {
+        return Err("another cachelens is running the lab on this database: wait for it".into());
+    }
+    let outcome = run_strategies(state, run, namespace).await;
+    let _ = sqlx::query("SELECT RELEASE_LOCK(CONCAT(DATABASE(), '.cachelens_lab'))").execute(&mut *lock).await;
+    outcome
+}
+
+async fn run_strategies(state: &AppState, run: &Arc<LabRun>, namespace: &str) -> Result<(), String> {
+    let spec = &run.spec;
     let payloads = Arc::new(table::payloads(&state.db).await);
     let weights = zipf_weights(spec.items, spec.zipf);
     for (strategy, ttl, sweep) in spec.runs() {
@@ -71,7 +88,7 @@ async fn run_all(state: &AppState, run: &Arc<LabRun>, namespace: &str) -> Result
             return Ok(());
         }
         let (read_rate, write_rate) = (result.reads as f64 / result.seconds, result.writes as f64 / result.seconds);
-        result.predicted_hit_ratio = predicted_hit_ratio(strategy, &weights, read_rate, write_rate, ttl as f64);
+        result.predicted_hit_ratio = predicted_hit_ratio(strategy, &weights, read_rate, write_rate, ttl as f64, result.seconds);
         result.prediction_off = result.predicted_hit_ratio.is_some_and(|p| (p - result.hit_ratio).abs() * 100.0 > DISAGREE_POINTS);
         result.offload = run.baseline_mysql_reads_per_s().filter(|&b| b > 0.0).map(|b| 1.0 - result.mysql_reads_per_s / b);
         run.record(result, sweep);
