@@ -7,7 +7,10 @@ use leptos_router::{
     SsrMode, StaticSegment,
 };
 
-use crate::pages::{benchmark::BenchmarkPage, compare::ComparePage, cache::CachePage, delete::DeletePage, home::HomePage, mysql::MysqlPage, sql::SqlPage};
+use crate::pages::{
+    benchmark::BenchmarkPage, cache::CachePage, compare::ComparePage, delete::DeletePage, home::HomePage, lab::LabPage, mysql::MysqlPage,
+    sql::SqlPage,
+};
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     view! {
@@ -50,6 +53,7 @@ pub fn App() -> impl IntoView {
                     <A href="/sql">"Custom SQL"</A>
                     <A href="/compare">"Compare"</A>
                     <A href="/bench">"Benchmark"</A>
+                    <A href="/lab">"Lab"</A>
                 </nav>
             </header>
             <main data-hydrated=move || hydrated.get().to_string()>
@@ -62,6 +66,7 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("sql") view=SqlPage/>
                     <Route path=StaticSegment("compare") view=ComparePage/>
                     <Route path=StaticSegment("bench") view=BenchmarkPage/>
+                    <Route path=StaticSegment("lab") view=LabPage/>
                 </Routes>
             </main>
         </Router>

@@ -57,6 +57,11 @@ pub fn HomePage() -> impl IntoView {
             </ol>
             <p>"The query, as the original sample wrote it (cachelens binds the term and the limit as parameters):"</p>
             <pre class="sql">{crate::model::SEED_SQL}</pre>
+            <p id="lab-intro">
+                "A hit being faster is the easy part; which TTL, which invalidation and how many stale reads you accept "
+                "is the decision. The "<a href="/lab">"strategy lab"</a>" runs one read/write workload under five caching "
+                "strategies and shows hit ratio (against its prediction), latency, MySQL offload and stale reads side by side."
+            </p>
         </section>
         <section class="dataset">
             <h2>"Dataset"</h2>

@@ -5,6 +5,7 @@ pub mod cache;
 pub mod compare;
 pub mod delete;
 pub mod home;
+pub mod lab;
 pub mod mysql;
 pub mod results;
 pub mod sql;

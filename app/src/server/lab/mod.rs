@@ -56,7 +56,6 @@ pub async fn execute(state: AppState, run: Arc<LabRun>) {
 }
 
 async fn run_all(state: &AppState, run: &Arc<LabRun>, namespace: &str) -> Result<(), String> {
-    let spec = &run.spec;
     // One lab per database, whichever cachelens runs it: they would share the table. The lock is MySQL's,
     // held by this connection until the lab ends (or the connection does).
     let mut lock = state.db.acquire().await.map_err(|e| format!("MySQL: {}", crate::server::connections::redact_error(e)))?;

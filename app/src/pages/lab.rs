@@ -1,0 +1,364 @@
+//! The strategy lab: one skewed read/write workload under several caching strategies, measured side by side
+//! (hit ratio against its prediction, p99, MySQL reads, stale reads), with a TTL sweep to pick a TTL from.
+
+use leptos::prelude::*;
+
+use crate::charts::{format_count_tick, format_ms_tick, Chart, Kind, Point, Series};
+use crate::error::AppError;
+use crate::lab::{LabReport, LabSpec, Strategy, StrategyResult, DISAGREE_POINTS, MAX_CONCURRENCY, MAX_ITEMS, MAX_SECONDS};
+use crate::pages::ErrorPanel;
+use crate::stats::{format_us, one_decimal};
+
+#[server]
+pub async fn start_lab(spec: LabSpec) -> Result<u64, AppError> {
+    crate::error::answer(async {
+        let state = crate::server::state::AppState::from_context()?;
+        Ok(crate::server::lab::start(&state, spec)?.id)
+    })
+    .await
+}
+
+#[server]
+pub async fn cancel_lab(id: u64) -> Result<(), AppError> {
+    let state = crate::server::state::AppState::from_context()?;
+    if let Some(run) = state.labs.get(id) {
+        run.cancel();
+        run.wait().await;
+    }
+    Ok(())
+}
+
+#[server]
+pub async fn list_labs() -> Result<Vec<LabReport>, AppError> {
+    Ok(crate::server::state::AppState::from_context()?.labs.list())
+}
+
+fn strategy_label(s: Strategy) -> &'static str {
+    match s {
+        Strategy::None => "none (MySQL only)",
+        Strategy::Ttl => "TTL",
+        Strategy::Invalidate => "invalidate on write",
+        Strategy::WriteThrough => "write-through",
+        Strategy::RefreshAhead => "refresh-ahead",
+    }
+}
+
+/// The form's fields, as typed.
+#[derive(Clone, Copy)]
+struct Form {
+    strategies: [RwSignal<bool>; 5],
+    items: RwSignal<String>,
+    zipf: RwSignal<String>,
+    read_ratio: RwSignal<String>,
+    concurrency: RwSignal<String>,
+    seconds: RwSignal<String>,
+    ttl: RwSignal<String>,
+    ttls: RwSignal<String>,
+    seed: RwSignal<String>,
+}
+
+impl Form {
+    fn new() -> Self {
+        let text = |s: &str| RwSignal::new(s.to_string());
+        Self {
+            strategies: std::array::from_fn(|_| RwSignal::new(true)),
+            items: text("1000"),
+            zipf: text("1.0"),
+            read_ratio: text("0.9"),
+            concurrency: text("8"),
+            seconds: text("10"),
+            ttl: text("5"),
+            ttls: text(""),
+            seed: text("1"),
+        }
+    }
+
+    /// The spec, or the first field that does not parse, by its label; the server checks the ranges.
+    fn spec(&self) -> Result<LabSpec, AppError> {
+        fn parse<T: std::str::FromStr>(field: RwSignal<String>, name: &str) -> Result<T, AppError> {
+            let text = field.get_untracked();
+            text.trim().parse::<T>().map_err(|_| AppError::Invalid(format!("{name} must be a number, got {:?}", text.trim())))
+        }
+        let ttls = self.ttls.get_untracked();
+        let ttls = if ttls.trim().is_empty() {
+            None
+        } else {
+            let parsed: Result<Vec<u64>, _> = ttls.split(',').map(|t| t.trim().parse::<u64>()).collect();
+            Some(parsed.map_err(|_| AppError::Invalid(format!("TTL sweep must be whole seconds separated by commas, got {:?}", ttls.trim())))?)
+        };
+        Ok(LabSpec {
+            strategies: Strategy::ALL.into_iter().zip(self.strategies).filter(|(_, on)| on.get_untracked()).map(|(s, _)| s).collect(),
+            items: parse(self.items, "items")?,
+            zipf: parse(self.zipf, "Zipf exponent")?,
+            read_ratio: parse(self.read_ratio, "read ratio")?,
+            concurrency: parse(self.concurrency, "concurrency")?,
+            seconds: Some(parse(self.seconds, "seconds per strategy")?),
+            operations: None,
+            ttl: parse(self.ttl, "TTL")?,
+            ttls,
+            refresh_fraction: 0.2,
+            seed: parse(self.seed, "seed")?,
+        })
+    }
+}
+
+#[component]
+pub fn LabPage() -> impl IntoView {
+    let form = Form::new();
+    let report = RwSignal::new(None::<LabReport>);
+    let message = RwSignal::new(None::<AppError>);
+    let finished_runs = RwSignal::new(0u32);
+    let history = Resource::new(move || finished_runs.get(), |_| list_labs());
+    let running = move || report.with(|r| r.as_ref().is_some_and(|r| !r.finished()));
+
+    let start = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let spec = match form.spec() {
+            Ok(spec) => spec,
+            Err(e) => return message.set(Some(e)),
+        };
+        message.set(None);
+        leptos::task::spawn_local(async move {
+            match start_lab(spec).await {
+                Ok(id) => follow(id, report, finished_runs, message),
+                Err(e) => message.set(Some(e)),
+            }
+        });
+    };
+    let cancel = move |_| {
+        if let Some(id) = report.with_untracked(|r| r.as_ref().map(|r| r.id)) {
+            leptos::task::spawn_local(async move {
+                let _ = cancel_lab(id).await;
+            });
+        }
+    };
+    let field = |id: &'static str, label: &'static str, value: RwSignal<String>, hint: &'static str| {
+        view! { <label>{label} " " <input id=id inputmode="decimal" bind:value=value aria-describedby=format!("{id}-hint")/>
+            <span class="hint" id=format!("{id}-hint")>{hint}</span></label> }
+    };
+
+    view! {
+        <h1>"Strategy lab"</h1>
+        <div class="explain">
+            <p>
+                "Runs one workload — reads and writes of items whose popularity follows a Zipf distribution — against "
+                "MySQL and Redis under each caching strategy in turn, and measures what each buys: hit ratio (beside "
+                "the ratio the workload predicts), read latency, how many reads leave MySQL, and how many reads return "
+                "a version that a committed write had already replaced. The lab uses its own table and keys."
+            </p>
+        </div>
+        <form class="bench-form lab-form" on:submit=start>
+            <fieldset>
+                <legend>"Strategies"</legend>
+                {Strategy::ALL.into_iter().zip(form.strategies).map(|(s, on)| view! {
+                    <label class="check"><input type="checkbox" id=format!("lab-{}", s.name()) bind:checked=on/> " " {strategy_label(s)}</label>
+                }).collect_view()}
+            </fieldset>
+            {field("lab-items", "Items", form.items, "1 to 1 000 000")}
+            {field("lab-zipf", "Zipf exponent", form.zipf, "0 uniform to 1.5")}
+            {field("lab-read-ratio", "Read ratio", form.read_ratio, "0 to 1")}
+            {field("lab-concurrency", "Concurrency", form.concurrency, "1 to 64 workers")}
+            {field("lab-seconds", "Seconds per strategy", form.seconds, "1 to 600")}
+            {field("lab-ttl", "TTL (s)", form.ttl, "entry lifetime")}
+            {field("lab-ttls", "TTL sweep (s)", form.ttls, "optional, e.g. 1,2,5,10")}
+            {field("lab-seed", "Seed", form.seed, "same seed, same workload")}
+            <button type="submit" id="lab-start" disabled=running>"Run the lab"</button>
+            <button type="button" id="lab-cancel" class="secondary" disabled=move || !running() on:click=cancel>"Cancel"</button>
+        </form>
+        <p class="muted">{format!("Limits: {MAX_ITEMS} items, {MAX_CONCURRENCY} workers, {MAX_SECONDS} s per strategy.")}</p>
+        {move || message.get().map(|error| view! { <ErrorPanel error id="lab-error"/> })}
+        {move || report.get().map(|r| view! { <LabRunView report=r/> })}
+        <h2>"Last runs"</h2>
+        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || history.get().map(|answer| match answer {
+                Ok(runs) => view! { <LabHistory runs/> }.into_any(),
+                Err(e) => view! { <ErrorPanel error=e/> }.into_any(),
+            })}
+        </Transition>
+    }
+}
+
+/// Mirrors each report of the run's event stream into `report` until the run ends.
+fn follow(id: u64, report: RwSignal<Option<LabReport>>, finished_runs: RwSignal<u32>, message: RwSignal<Option<AppError>>) {
+    use crate::event_stream::{follow_json, StreamEvent};
+    follow_json::<LabReport>(&format!("/api/lab/{id}/events"), move |event| match event {
+        StreamEvent::Item(r) => {
+            let done = r.finished();
+            report.set(Some(r));
+            if done {
+                finished_runs.update(|n| *n += 1);
+            }
+            done
+        }
+        StreamEvent::Broken(why) => {
+            if report.with_untracked(|r| r.as_ref().is_some_and(|r| !r.finished())) {
+                message.set(Some(AppError::Internal(why)));
+            }
+            false
+        }
+    });
+}
+
+fn pct(v: f64) -> String {
+    format!("{} %", one_decimal(v * 100.0))
+}
+
+fn pct_tick(v: f64) -> String {
+    format!("{} %", v.round() as i64)
+}
+
+/// One bar per strategy for `value` of each result.
+fn bars(results: &[&StrategyResult], key: &'static str, label: &str, value: impl Fn(&StrategyResult) -> Option<f64>, tip: impl Fn(f64) -> String) -> Series {
+    Series {
+        key,
+        label: label.into(),
+        points: results
+            .iter()
+            .enumerate()
+            .filter_map(|(i, r)| value(r).map(|v| Point { x: i as f64, y: v, tip: format!("{}: {}", name(r), tip(v)) }))
+            .collect(),
+    }
+}
+
+fn name(r: &StrategyResult) -> &'static str {
+    r.strategy.map(strategy_label).unwrap_or("?")
+}
+
+#[component]
+fn LabRunView(report: LabReport) -> impl IntoView {
+    let state = format!("{:?}", report.state).to_lowercase();
+    let state_attr = state.clone();
+    let results: Vec<&StrategyResult> = report.results.values().collect();
+    let categories: Vec<String> = results.iter().map(|r| name(r).to_string()).collect();
+    let hit = vec![
+        bars(&results, "measured", "measured", |r| Some(r.hit_ratio * 100.0), |v| format!("{} % measured", one_decimal(v))),
+        bars(&results, "predicted", "predicted", |r| r.predicted_hit_ratio.map(|p| p * 100.0), |v| format!("{} % predicted", one_decimal(v))),
+    ];
+    let p99 = vec![bars(&results, "p99", "read p99", |r| Some(r.read_p99_us as f64), |v| format_us(v as u64))];
+    let mysql = vec![bars(&results, "mysql", "MySQL reads/s", |r| Some(r.mysql_reads_per_s), |v| format!("{} reads/s", v.round()))];
+    let stale = vec![bars(&results, "stale", "stale reads", |r| Some(r.stale_fraction * 100.0), |v| format!("{} % stale", one_decimal(v)))];
+    // The sweep: one line per swept strategy, TTL on x.
+    let sweep_series = |value: fn(&StrategyResult) -> f64, unit: &'static str| -> Vec<Series> {
+        [Strategy::Ttl, Strategy::RefreshAhead]
+            .into_iter()
+            .map(|s| Series {
+                key: if s == Strategy::Ttl { "ttl" } else { "refresh" },
+                label: strategy_label(s).into(),
+                points: report
+                    .sweep
+                    .iter()
+                    .filter_map(|p| p.results.get(s.name()).map(|r| Point {
+                        x: p.ttl as f64,
+                        y: value(r),
+                        tip: format!("{} at TTL {} s: {} {unit}", strategy_label(s), p.ttl, one_decimal(value(r))),
+                    }))
+                    .collect(),
+            })
+            .filter(|series| !series.points.is_empty())
+            .collect()
+    };
+    let sweep_hit = sweep_series(|r| r.hit_ratio * 100.0, "% hits");
+    let sweep_stale = sweep_series(|r| r.stale_fraction * 100.0, "% stale");
+    let has_sweep = !report.sweep.is_empty();
+    let off: Vec<&str> = results.iter().filter(|r| r.prediction_off).map(|r| name(r)).collect();
+    let id = report.id;
+    let finished = report.finished();
+    view! {
+        <section class="bench-run" id="lab-run" data-state=state_attr data-id=id>
+            <p>
+                <progress id="lab-progress" max=report.total value=report.done aria-label="strategy runs done"></progress>
+                " " <span id="lab-progress-text">{format!("{} / {} runs", report.done, report.total)}</span>
+                " · " <span id="lab-state">{state}</span>
+                " · " <span id="lab-phase">{report.phase.clone()}</span>
+            </p>
+            {report.error.clone().map(|e| view! { <ErrorPanel error=AppError::Internal(e) id="lab-run-error"/> })}
+            {(!off.is_empty()).then(|| view! {
+                <p class="banner warn" id="lab-prediction-off">
+                    {format!("Predicted and measured hit ratios differ by more than {DISAGREE_POINTS} points for: {}.", off.join(", "))}
+                </p>
+            })}
+            {(!results.is_empty()).then(|| view! {
+                <LabTable results=results.iter().map(|r| (*r).clone()).collect() id="lab-results"/>
+                <Chart id="lab-hit-chart" caption="Hit ratio, measured and predicted" series=hit kind=Kind::Bars
+                    categories=categories.clone() log_y=false y_format=pct_tick x_label="strategy"/>
+                <Chart id="lab-p99-chart" caption="Read latency, p99 (log scale)" series=p99 kind=Kind::Bars
+                    categories=categories.clone() log_y=true y_format=format_ms_tick x_label="strategy"/>
+                <Chart id="lab-mysql-chart" caption="MySQL reads per second" series=mysql kind=Kind::Bars
+                    categories=categories.clone() log_y=false y_format=format_count_tick x_label="strategy"/>
+                <Chart id="lab-stale-chart" caption="Stale reads (share of reads)" series=stale kind=Kind::Bars
+                    categories=categories log_y=false y_format=pct_tick x_label="strategy"/>
+            })}
+            {has_sweep.then(|| view! {
+                <h2>"TTL sweep"</h2>
+                <Chart id="lab-sweep-hit" caption="Hit ratio against TTL" series=sweep_hit kind=Kind::Scatter
+                    log_y=false y_format=pct_tick x_label="TTL (s)"/>
+                <Chart id="lab-sweep-stale" caption="Stale reads against TTL" series=sweep_stale kind=Kind::Scatter
+                    log_y=false y_format=pct_tick x_label="TTL (s)"/>
+                <LabTable results=report.sweep.iter().flat_map(|p| p.results.values().cloned()).collect() id="lab-sweep"/>
+            })}
+            {finished.then(|| view! {
+                <p class="exports">
+                    <a id="lab-export-csv" href=format!("/api/lab/{id}/csv") download=format!("cachelens-lab-{id}.csv")>"Download CSV"</a>
+                    " · "
+                    <a id="lab-export-json" href=format!("/api/lab/{id}/json") download=format!("cachelens-lab-{id}.json")>"Download JSON"</a>
+                </p>
+            })}
+        </section>
+    }
+}
+
+/// The results table: the text alternative of the charts, and the result itself.
+#[component]
+fn LabTable(results: Vec<StrategyResult>, id: &'static str) -> impl IntoView {
+    view! {
+        <div class="table-scroll">
+        <table class="summary" id=id>
+            <caption>"Per strategy"</caption>
+            <thead><tr>
+                <th>"Strategy"</th><th>"TTL"</th><th>"Reads"</th><th>"Writes"</th><th>"Hit ratio"</th><th>"Predicted"</th>
+                <th>"Stale reads"</th><th>"Staleness p50 / p99"</th><th>"Read p50 / p95 / p99"</th><th>"MySQL reads/s"</th><th>"Offload"</th>
+            </tr></thead>
+            <tbody>
+                {results.into_iter().map(|r| view! {
+                    <tr data-strategy=r.strategy.map(Strategy::name).unwrap_or_default()>
+                        <td>{name(&r)}</td><td>{format!("{} s", r.ttl)}</td><td>{r.reads}</td><td>{r.writes}</td>
+                        <td class="hit-ratio">{pct(r.hit_ratio)}</td>
+                        <td>{r.predicted_hit_ratio.map(pct).unwrap_or_else(|| "—".into())}{r.prediction_off.then_some(" ⚠")}</td>
+                        <td>{format!("{} ({})", r.stale_reads, pct(r.stale_fraction))}</td>
+                        <td>{format!("{} / {} ms", one_decimal(r.staleness_p50_ms), one_decimal(r.staleness_p99_ms))}</td>
+                        <td>{format!("{} / {} / {}", format_us(r.read_p50_us), format_us(r.read_p95_us), format_us(r.read_p99_us))}</td>
+                        <td>{r.mysql_reads_per_s.round()}</td>
+                        <td>{r.offload.map(pct).unwrap_or_else(|| "—".into())}</td>
+                    </tr>
+                }).collect_view()}
+            </tbody>
+        </table>
+        </div>
+    }
+}
+
+#[component]
+fn LabHistory(runs: Vec<LabReport>) -> impl IntoView {
+    if runs.is_empty() {
+        return view! { <p class="muted" id="lab-history-empty">"No lab runs yet."</p> }.into_any();
+    }
+    view! {
+        <table class="summary" id="lab-history">
+            <thead><tr><th>"Run"</th><th>"State"</th><th>"Strategies"</th><th>"Items"</th><th>"Zipf"</th><th>"Reads"</th><th>"TTL"</th><th>"Export"</th></tr></thead>
+            <tbody>
+                {runs.into_iter().map(|r| {
+                    let id = r.id;
+                    view! {
+                        <tr>
+                            <td>{id}</td><td>{format!("{:?}", r.state).to_lowercase()}</td>
+                            <td>{r.spec.strategies.iter().map(|s| s.name()).collect::<Vec<_>>().join(", ")}</td>
+                            <td>{r.spec.items}</td><td>{r.spec.zipf}</td><td>{pct(r.spec.read_ratio)}</td><td>{format!("{} s", r.spec.ttl)}</td>
+                            <td><a href=format!("/api/lab/{id}/csv")>"CSV"</a>" "<a href=format!("/api/lab/{id}/json")>"JSON"</a></td>
+                        </tr>
+                    }
+                }).collect_view()}
+            </tbody>
+        </table>
+    }
+    .into_any()
+}
