@@ -14,6 +14,7 @@ const PAGES = {
   sql: '/sql',
   compare: '/compare',
   bench: '/bench',
+  lab: '/lab',
 };
 const VIEWPORTS = { desktop: { width: 1280, height: 900 }, phone: { width: 390, height: 844 } };
 
