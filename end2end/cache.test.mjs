@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { openHydrated, withBrowser } from './browser.mjs';
+import { BASE, openHydrated, withBrowser } from './browser.mjs';
 
 const elapsedUs = async (page) => Number(await page.getAttribute('#elapsed', 'data-us'));
 

@@ -64,3 +64,32 @@ pub fn follow_json<T: DeserializeOwned + 'static>(url: &str, mut on_event: impl 
 
 #[cfg(not(feature = "hydrate"))]
 pub fn follow_json<T: DeserializeOwned + 'static>(_url: &str, _on_event: impl FnMut(StreamEvent<T>) -> bool + 'static) {}
+
+/// Mirrors the reports of a run's stream (a benchmark's, a lab's) into `report` until `finished` says the run
+/// ended, then bumps `finished_runs` (what the page's list of runs reloads on). A stream lost while the run
+/// still goes becomes `message`; once the run has ended, a closed stream is expected.
+pub fn mirror_run<R: DeserializeOwned + Send + Sync + 'static>(
+    url: &str,
+    report: leptos::prelude::RwSignal<Option<R>>,
+    finished_runs: leptos::prelude::RwSignal<u32>,
+    message: leptos::prelude::RwSignal<Option<crate::error::AppError>>,
+    finished: fn(&R) -> bool,
+) {
+    use leptos::prelude::*;
+    follow_json::<R>(url, move |event| match event {
+        StreamEvent::Item(r) => {
+            let done = finished(&r);
+            report.set(Some(r));
+            if done {
+                finished_runs.update(|n| *n += 1);
+            }
+            done
+        }
+        StreamEvent::Broken(why) => {
+            if report.with_untracked(|r| r.as_ref().is_some_and(|r| !finished(r))) {
+                message.set(Some(crate::error::AppError::Internal(why)));
+            }
+            false
+        }
+    });
+}

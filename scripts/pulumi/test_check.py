@@ -88,6 +88,17 @@ class CheckerTest(unittest.TestCase):
         self.assertRejected("Pulumi.yaml", "return: insecureValue", "return: insecure",
                             "return insecure is not a result field")
 
+    def each_rejected(self, cases):
+        """Each (old, new, fragment) on a fresh copy of the program."""
+        for old, new, fragment in cases:
+            with self.subTest(new=new):
+                project = Project()
+                try:
+                    project.edit("Pulumi.yaml", old, new)
+                    self.assertIn(fragment, "\n".join(project.errors()))
+                finally:
+                    project.close()
+
     def test_random_resources_are_checked_too(self):
         self.assertRejected("Pulumi.yaml", "      length: 32\n", "      lenght: 32\n",
                             "lenght is not an input of random:index/randomPassword:RandomPassword (did you mean length?)",
@@ -104,14 +115,7 @@ class CheckerTest(unittest.TestCase):
             ("      allocatedStorage: 20\n", "      allocatedStorage: ${dbInstanceClass}\n",
              "config dbInstanceClass is a string, the input wants int"),
         ]
-        for old, new, fragment in cases:
-            with self.subTest(new=new):
-                project = Project()
-                try:
-                    project.edit("Pulumi.yaml", old, new)
-                    self.assertIn(fragment, "\n".join(project.errors()))
-                finally:
-                    project.close()
+        self.each_rejected(cases)
 
     def test_depends_on_forms(self):
         cases = [
@@ -120,14 +124,7 @@ class CheckerTest(unittest.TestCase):
             ("      dependsOn:\n        - ${webAccess}\n", "      dependsOn: ${webAccess}\n      dependsOnRest:\n        - ${webAccess}\n",
              "must be a list of resources"),
         ]
-        for old, new, fragment in cases:
-            with self.subTest(new=new):
-                project = Project()
-                try:
-                    project.edit("Pulumi.yaml", old, new)
-                    self.assertIn(fragment, "\n".join(project.errors()))
-                finally:
-                    project.close()
+        self.each_rejected(cases)
 
     def test_providers_pinned_at_the_checked_versions(self):
         self.assertRejected("Pulumi.yaml", "      version: 7.51.1\n", "      version: 7.52.0\n", "pin the aws provider at 7.51.1")

@@ -76,7 +76,7 @@ pub fn BenchmarkPage() -> impl IntoView {
         message.set(None);
         leptos::task::spawn_local(async move {
             match start_bench(n, c, mysql.get_untracked(), cache.get_untracked(), w, t).await {
-                Ok(id) => follow(id, report, finished_runs, message),
+                Ok(id) => crate::event_stream::mirror_run(&format!("/api/bench/{id}/events"), report, finished_runs, message, BenchReport::finished),
                 Err(e) => message.set(Some(e)),
             }
         });
@@ -127,27 +127,6 @@ fn whole_number<T: std::str::FromStr>(field: RwSignal<String>, name: &str) -> Re
     text.trim().parse::<T>().map_err(|_| AppError::Invalid(format!("{name} must be a whole number in range, got {:?}", text.trim())))
 }
 
-/// Mirrors each report of the run's event stream into `report` until the run ends.
-fn follow(id: u64, report: RwSignal<Option<BenchReport>>, finished_runs: RwSignal<u32>, message: RwSignal<Option<AppError>>) {
-    use crate::event_stream::{follow_json, StreamEvent};
-    follow_json::<BenchReport>(&format!("/api/bench/{id}/events"), move |event| match event {
-        StreamEvent::Item(r) => {
-            let done = r.finished();
-            report.set(Some(r));
-            if done {
-                finished_runs.update(|n| *n += 1);
-            }
-            done
-        }
-        StreamEvent::Broken(why) => {
-            // Once the run has ended, a closed stream is expected.
-            if report.with_untracked(|r| r.as_ref().is_some_and(|r| !r.finished())) {
-                message.set(Some(AppError::Internal(why)));
-            }
-            false
-        }
-    });
-}
 
 #[component]
 fn RunView(report: BenchReport) -> impl IntoView {

@@ -120,7 +120,7 @@ pub fn LabPage() -> impl IntoView {
         message.set(None);
         leptos::task::spawn_local(async move {
             match start_lab(spec).await {
-                Ok(id) => follow(id, report, finished_runs, message),
+                Ok(id) => crate::event_stream::mirror_run(&format!("/api/lab/{id}/events"), report, finished_runs, message, LabReport::finished),
                 Err(e) => message.set(Some(e)),
             }
         });
@@ -151,7 +151,7 @@ pub fn LabPage() -> impl IntoView {
             <fieldset>
                 <legend>"Strategies"</legend>
                 {Strategy::ALL.into_iter().zip(form.strategies).map(|(s, on)| view! {
-                    <label class="check"><input type="checkbox" id=format!("lab-{}", s.name()) bind:checked=on/> " " {strategy_label(s)}</label>
+                    <label class="check"><input type="checkbox" id=format!("lab-strategy-{}", s.name()) bind:checked=on/> " " {strategy_label(s)}</label>
                 }).collect_view()}
             </fieldset>
             {field("lab-items", "Items", form.items, "1 to 1 000 000")}
@@ -178,26 +178,6 @@ pub fn LabPage() -> impl IntoView {
     }
 }
 
-/// Mirrors each report of the run's event stream into `report` until the run ends.
-fn follow(id: u64, report: RwSignal<Option<LabReport>>, finished_runs: RwSignal<u32>, message: RwSignal<Option<AppError>>) {
-    use crate::event_stream::{follow_json, StreamEvent};
-    follow_json::<LabReport>(&format!("/api/lab/{id}/events"), move |event| match event {
-        StreamEvent::Item(r) => {
-            let done = r.finished();
-            report.set(Some(r));
-            if done {
-                finished_runs.update(|n| *n += 1);
-            }
-            done
-        }
-        StreamEvent::Broken(why) => {
-            if report.with_untracked(|r| r.as_ref().is_some_and(|r| !r.finished())) {
-                message.set(Some(AppError::Internal(why)));
-            }
-            false
-        }
-    });
-}
 
 fn pct(v: f64) -> String {
     format!("{} %", one_decimal(v * 100.0))
