@@ -307,12 +307,28 @@ impl LabReport {
         self.state != LabState::Running
     }
 
+    /// The main results in run order (none, ttl, invalidate, write_through, refresh_ahead), then the sweep's,
+    /// by TTL and then in run order.
+    pub fn ordered(&self) -> (Vec<&StrategyResult>, Vec<&StrategyResult>) {
+        let in_order = |results: &mut Vec<&StrategyResult>| results.sort_by_key(|r| r.strategy);
+        let mut main: Vec<&StrategyResult> = self.results.values().collect();
+        in_order(&mut main);
+        let mut sweep = Vec::new();
+        for point in &self.sweep {
+            let mut at: Vec<&StrategyResult> = point.results.values().collect();
+            in_order(&mut at);
+            sweep.extend(at);
+        }
+        (main, sweep)
+    }
+
     /// One line per strategy run, for the CSV download.
     pub fn to_csv(&self) -> String {
         let mut out = String::from(
             "strategy,ttl,sweep,seconds,reads,writes,hit_ratio,predicted_hit_ratio,stale_reads,stale_fraction,staleness_p50_ms,staleness_p99_ms,read_p50_us,read_p95_us,read_p99_us,mysql_reads_per_s,offload\n",
         );
-        let rows = self.results.values().map(|r| (r, false)).chain(self.sweep.iter().flat_map(|p| p.results.values().map(|r| (r, true))));
+        let (main, sweep) = self.ordered();
+        let rows = main.into_iter().map(|r| (r, false)).chain(sweep.into_iter().map(|r| (r, true)));
         for (r, sweep) in rows {
             let opt = |v: Option<f64>| v.map(|v| format!("{v:.4}")).unwrap_or_default();
             out.push_str(&format!(
@@ -353,8 +369,8 @@ pub fn table(report: &LabReport) -> String {
         s.items, s.zipf, s.read_ratio * 100.0, s.concurrency, s.seed, report.state,
         "strategy", "ttl", "reads", "writes", "hit %", "predicted", "stale %", "stale p99", "read p50", "read p99", "MySQL r/s", "offload"
     );
-    let rows = report.results.values().chain(report.sweep.iter().flat_map(|p| p.results.values()));
-    for r in rows {
+    let (main, sweep) = report.ordered();
+    for r in main.into_iter().chain(sweep) {
         let predicted = r.predicted_hit_ratio.map_or("-".into(), |p| format!("{:.1}{}", p * 100.0, if r.prediction_off { " !" } else { "" }));
         out.push_str(&format!(
             "{:<14} {:>5} {:>9} {:>8} {:>6.1} {:>9} {:>7.2} {:>7.1}ms {:>7}µs {:>7}µs {:>10.0} {:>8}\n",

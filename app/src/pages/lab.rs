@@ -208,7 +208,8 @@ fn name(r: &StrategyResult) -> &'static str {
 fn LabRunView(report: LabReport) -> impl IntoView {
     let state = format!("{:?}", report.state).to_lowercase();
     let state_attr = state.clone();
-    let results: Vec<&StrategyResult> = report.results.values().collect();
+    let (results, swept) = report.ordered();
+    let swept: Vec<StrategyResult> = swept.into_iter().cloned().collect();
     let categories: Vec<String> = results.iter().map(|r| name(r).to_string()).collect();
     let hit = vec![
         bars(&results, "measured", "measured", |r| Some(r.hit_ratio * 100.0), |v| format!("{} % measured", one_decimal(v))),
@@ -274,7 +275,7 @@ fn LabRunView(report: LabReport) -> impl IntoView {
                     log_y=false y_format=pct_tick x_label="TTL (s)"/>
                 <Chart id="lab-sweep-stale" caption="Stale reads against TTL" series=sweep_stale kind=Kind::Scatter
                     log_y=false y_format=pct_tick x_label="TTL (s)"/>
-                <LabTable results=report.sweep.iter().flat_map(|p| p.results.values().cloned()).collect() id="lab-sweep"/>
+                <LabTable results=swept id="lab-sweep"/>
             })}
             {finished.then(|| view! {
                 <p class="exports">

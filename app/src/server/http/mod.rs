@@ -6,6 +6,7 @@ pub(crate) mod api;
 pub(crate) mod assets;
 pub(crate) mod bench_api;
 pub(crate) mod lab_api;
+mod runs;
 mod csp;
 
 use axum::{
