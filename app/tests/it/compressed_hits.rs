@@ -127,34 +127,30 @@ async fn gzip_hits_decode_to_the_plain_answer_for_0_1_and_5000_rows() {
     same_entry_both_ways(&base, "term=zq&limit=10", 3).await;
 }
 
-#[tokio::test]
-async fn the_stored_entry_is_a_fraction_of_the_json() {
-    let base = spawn_app(&db().await, &redis_url(), "cachelens-t-gzipsize").await;
+/// An app with an empty cache under `prefix`, one entry filled by `query`: the plain answer, the entry's key and
+/// its stored length.
+async fn one_entry(prefix: &str, query: &str) -> (String, Raw, String, u64) {
+    let base = spawn_app(&db().await, &redis_url(), prefix).await;
     http().post(format!("{base}/api/cache/delete")).send().await.unwrap();
-    let url = format!("{base}/api/query/cache?term=e&limit=500&ttl=300");
+    let url = format!("{base}/api/query/cache?{query}&ttl=300");
     let plain = raw(&url, "identity").await;
-    let redis = redis_client().await;
-    let keys: Vec<String> = redis.custom(fred::cmd!("KEYS"), vec!["cachelens-t-gzipsize:*"]).await.unwrap();
+    let keys = redis_keys(&format!("{prefix}:*")).await;
     assert_eq!(keys.len(), 1, "{keys:?}");
-    let stored: u64 = redis.strlen(&keys[0]).await.unwrap();
-    assert!(stored * 100 <= rows_bytes(&plain.body).len() as u64 * 30, "stored {stored} B for {} B of rows", plain.body.len());
+    let stored: u64 = redis_client().await.strlen(&keys[0]).await.unwrap();
+    (url, plain, keys[0].clone(), stored)
 }
 
-async fn redis_client() -> Client {
-    let client = Builder::from_config(Config::from_url(&redis_url()).unwrap()).build().unwrap();
-    client.init().await.unwrap();
-    client
+#[tokio::test]
+async fn the_stored_entry_is_a_fraction_of_the_json() {
+    let (_, plain, _, stored) = one_entry("cachelens-t-gzipsize", "term=e&limit=500").await;
+    assert!(stored * 100 <= rows_bytes(&plain.body).len() as u64 * 30, "stored {stored} B for {} B of rows", plain.body.len());
 }
 
 #[tokio::test]
 async fn a_damaged_entry_is_a_miss_and_is_refilled() {
-    let base = spawn_app(&db().await, &redis_url(), "cachelens-t-gzipbad").await;
-    http().post(format!("{base}/api/cache/delete")).send().await.unwrap();
-    let url = format!("{base}/api/query/cache?term=delta&limit=50&ttl=300");
-    let first = raw(&url, "identity").await;
+    let (url, first, key, length) = one_entry("cachelens-t-gzipbad", "term=delta&limit=50").await;
     let redis = redis_client().await;
-    let keys: Vec<String> = redis.custom(fred::cmd!("KEYS"), vec!["cachelens-t-gzipbad:*"]).await.unwrap();
-    let length: u64 = redis.strlen(&keys[0]).await.unwrap();
+    let keys = [key];
     for at in [3, length / 2, length - 1] {
         // One byte changed, in the header, the middle of the rows, the last byte.
         let _: u64 = redis.setrange(&keys[0], at as u32, "\u{7f}").await.unwrap();

@@ -4,7 +4,6 @@
 
 use std::time::{Duration, Instant};
 
-use fred::prelude::*;
 use serde_json::{json, Value};
 
 use crate::support::*;
@@ -40,12 +39,6 @@ async fn articles_fingerprint(url: &str) -> (i64, String) {
     let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM articles").fetch_one(&db).await.unwrap();
     let row: (String, Option<i64>) = sqlx::query_as("CHECKSUM TABLE articles").fetch_one(&db).await.unwrap();
     (count, row.1.unwrap().to_string())
-}
-
-async fn redis_keys(pattern: &str) -> Vec<String> {
-    let client = Builder::from_config(Config::from_url(&redis_url()).unwrap()).build().unwrap();
-    client.init().await.unwrap();
-    client.custom(fred::cmd!("KEYS"), vec![pattern]).await.unwrap()
 }
 
 #[tokio::test]

@@ -332,3 +332,17 @@ pub fn as_root(sql: &str) -> String {
 pub fn database_of(url: &str) -> String {
     url.rsplit('/').next().unwrap().to_string()
 }
+
+/// A client of the tests' Redis.
+pub async fn redis_client() -> fred::clients::Client {
+    use fred::prelude::*;
+    let client = Builder::from_config(Config::from_url(&redis_url()).unwrap()).build().unwrap();
+    client.init().await.unwrap();
+    client
+}
+
+/// The keys of the tests' Redis matching `pattern`.
+pub async fn redis_keys(pattern: &str) -> Vec<String> {
+    use fred::prelude::*;
+    redis_client().await.custom(fred::cmd!("KEYS"), vec![pattern]).await.unwrap()
+}
