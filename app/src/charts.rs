@@ -120,6 +120,9 @@ pub fn Chart(
     /// How tick labels show a y value.
     y_format: fn(f64) -> String,
     #[prop(into)] x_label: String,
+    /// Drawn once on the server and never hydrated (the lab's results): the legend is a key, not buttons.
+    #[prop(optional)]
+    fixed: bool,
 ) -> impl IntoView {
     let hidden = RwSignal::new(Vec::<&'static str>::new());
     let tip = RwSignal::new(None::<(f64, f64, String)>);
@@ -146,12 +149,17 @@ pub fn Chart(
                         None => h.push(key),
                     })
                 };
+                if fixed {
+                    return view! { <span class=format!("legend-item s-{key}") data-series=key><span class="swatch"></span>{s.label}</span> }
+                        .into_any();
+                }
                 view! {
                     <button type="button" class=format!("legend-item s-{key}") data-series=key
                         aria-pressed=move || shown().to_string() title="Show or hide this series" on:click=toggle>
                         <span class="swatch"></span>{s.label}
                     </button>
                 }
+                .into_any()
             })
             .collect_view()
     };
@@ -195,7 +203,7 @@ pub fn Chart(
     view! {
         <figure class="chart" id=id>
             <figcaption>{caption}</figcaption>
-            <div class="legend" role="group" aria-label="Series: press to show or hide">{legend}</div>
+            <div class="legend" role="group" aria-label=if fixed { "Series" } else { "Series: press to show or hide" }>{legend}</div>
             <svg viewBox=format!("0 0 {} {}", px(W), px(H)) role="img" aria-label=aria class="plot" on:mouseleave=move |_| tip.set(None)>
                 {axis}
                 <line class="axis" x1=px(LEFT) x2=px(W - RIGHT) y1=px(H - BOTTOM) y2=px(H - BOTTOM)></line>

@@ -253,6 +253,18 @@ pub enum LabState {
     Cancelled,
 }
 
+impl LabState {
+    /// As the API writes it.
+    pub fn label(self) -> &'static str {
+        match self {
+            LabState::Running => "running",
+            LabState::Done => "done",
+            LabState::Failed => "failed",
+            LabState::Cancelled => "cancelled",
+        }
+    }
+}
+
 /// What one strategy run measured.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct StrategyResult {

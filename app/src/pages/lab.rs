@@ -1,19 +1,117 @@
 //! The strategy lab: one skewed read/write workload under several caching strategies, measured side by side
 //! (hit ratio against its prediction, p99, MySQL reads, stale reads), with a TTL sweep to pick a TTL from.
+//!
+//! The form and the live progress are hydrated; a finished run's results (table, charts, sweep) and the list of
+//! runs are drawn by the server and sent as HTML. The browser never decodes a full report: that kept the front
+//! end within its size budget (the results' components, the report's deserializers and its float handling
+//! stayed out of the WASM). The price: the lab's charts are static (their tables carry every value).
 
 use leptos::prelude::*;
 
-use crate::charts::{format_count_tick, format_ms_tick, Chart, Kind, Point, Series};
 use crate::error::AppError;
-use crate::lab::{LabReport, LabSpec, Strategy, StrategyResult, DISAGREE_POINTS, MAX_CONCURRENCY, MAX_ITEMS, MAX_SECONDS};
+use crate::lab::{LabState, Strategy, MAX_CONCURRENCY, MAX_ITEMS, MAX_SECONDS};
 use crate::pages::ErrorPanel;
-use crate::stats::{format_us, one_decimal};
+#[cfg(feature = "ssr")]
+use crate::{
+    charts::{format_count_tick, format_ms_tick, Chart, Kind, Point, Series},
+    lab::{LabReport, StrategyResult, DISAGREE_POINTS},
+    stats::{format_us, one_decimal},
+};
+
+/// The form as typed: the server reads the numbers, so the WASM carries no float parser (nor the float
+/// formatting sending an `f64` would take), which kept the front end within its size budget.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct LabForm {
+    pub strategies: Vec<Strategy>,
+    pub items: String,
+    pub zipf: String,
+    pub read_ratio: String,
+    pub concurrency: String,
+    pub seconds: String,
+    pub ttl: String,
+    pub ttls: String,
+    pub seed: String,
+}
 
 #[server]
-pub async fn start_lab(spec: LabSpec) -> Result<u64, AppError> {
+pub async fn start_lab(form: LabForm) -> Result<u64, AppError> {
     crate::error::answer(async {
         let state = crate::server::state::AppState::from_context()?;
-        Ok(crate::server::lab::start(&state, spec)?.id)
+        Ok(crate::server::lab::start(&state, form.spec()?)?.id)
+    })
+    .await
+}
+
+#[cfg(feature = "ssr")]
+impl LabForm {
+    /// The spec, or the first field that does not parse, by its label; the spec's own check names ranges.
+    fn spec(&self) -> Result<crate::lab::LabSpec, AppError> {
+        fn parse<T: std::str::FromStr>(text: &str, name: &str) -> Result<T, AppError> {
+            text.trim().parse::<T>().map_err(|_| AppError::Invalid(format!("{name} must be a number, got {:?}", text.trim())))
+        }
+        let ttls = if self.ttls.trim().is_empty() {
+            None
+        } else {
+            let parsed: Result<Vec<u64>, _> = self.ttls.split(',').map(|t| t.trim().parse::<u64>()).collect();
+            Some(parsed.map_err(|_| AppError::Invalid(format!("TTL sweep must be whole seconds separated by commas, got {:?}", self.ttls.trim())))?)
+        };
+        Ok(crate::lab::LabSpec {
+            strategies: self.strategies.clone(),
+            items: parse(&self.items, "items")?,
+            zipf: parse(&self.zipf, "Zipf exponent")?,
+            read_ratio: parse(&self.read_ratio, "read ratio")?,
+            concurrency: parse(&self.concurrency, "concurrency")?,
+            seconds: Some(parse(&self.seconds, "seconds per strategy")?),
+            operations: None,
+            ttl: parse(&self.ttl, "TTL")?,
+            ttls,
+            refresh_fraction: 0.2,
+            seed: parse(&self.seed, "seed")?,
+        })
+    }
+}
+
+/// What the page follows of a run while it goes: the progress fields of the report the event stream sends
+/// (serde skips the rest).
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct LabProgress {
+    pub id: u64,
+    /// As the API writes it (`running`, `done`, …): a string, so the WASM needs no decoder of its own for it.
+    pub state: String,
+    pub done: u64,
+    pub total: u64,
+    pub phase: String,
+}
+
+impl LabProgress {
+    pub fn finished(&self) -> bool {
+        self.state != LabState::Running.label()
+    }
+}
+
+/// A view drawn to HTML on the server, under an owner of its own (its components keep signals).
+#[cfg(feature = "ssr")]
+fn html_of<V: leptos::tachys::view::RenderHtml>(view: impl FnOnce() -> V) -> String {
+    Owner::new().with(|| view().to_html())
+}
+
+/// The results of run `id` (when given) and the list of the last runs, as HTML.
+#[server]
+pub async fn lab_html(id: Option<u64>) -> Result<Option<String>, AppError> {
+    crate::error::answer(async {
+        let state = crate::server::state::AppState::from_context()?;
+        let report = match id {
+            Some(id) => Some(
+                state.labs.get(id).ok_or_else(|| AppError::NotFound(format!("no lab run {id} (only the last runs are kept)")))?.report(),
+            ),
+            None => None,
+        };
+        let runs = state.labs.list();
+        Ok(Some(html_of(move || view! {
+            {report.map(|report| view! { <LabRunView report/> })}
+            <h2>"Last runs"</h2>
+            <LabHistory runs/>
+        })))
     })
     .await
 }
@@ -28,11 +126,7 @@ pub async fn cancel_lab(id: u64) -> Result<(), AppError> {
     Ok(())
 }
 
-#[server]
-pub async fn list_labs() -> Result<Vec<LabReport>, AppError> {
-    Ok(crate::server::state::AppState::from_context()?.labs.list())
-}
-
+#[cfg(feature = "ssr")]
 fn strategy_label(s: Strategy) -> &'static str {
     match s {
         Strategy::None => "none (MySQL only)",
@@ -73,54 +167,41 @@ impl Form {
         }
     }
 
-    /// The spec, or the first field that does not parse, by its label; the server checks the ranges.
-    fn spec(&self) -> Result<LabSpec, AppError> {
-        fn parse<T: std::str::FromStr>(field: RwSignal<String>, name: &str) -> Result<T, AppError> {
-            let text = field.get_untracked();
-            text.trim().parse::<T>().map_err(|_| AppError::Invalid(format!("{name} must be a number, got {:?}", text.trim())))
-        }
-        let ttls = self.ttls.get_untracked();
-        let ttls = if ttls.trim().is_empty() {
-            None
-        } else {
-            let parsed: Result<Vec<u64>, _> = ttls.split(',').map(|t| t.trim().parse::<u64>()).collect();
-            Some(parsed.map_err(|_| AppError::Invalid(format!("TTL sweep must be whole seconds separated by commas, got {:?}", ttls.trim())))?)
-        };
-        Ok(LabSpec {
+    fn typed(&self) -> LabForm {
+        LabForm {
             strategies: Strategy::ALL.into_iter().zip(self.strategies).filter(|(_, on)| on.get_untracked()).map(|(s, _)| s).collect(),
-            items: parse(self.items, "items")?,
-            zipf: parse(self.zipf, "Zipf exponent")?,
-            read_ratio: parse(self.read_ratio, "read ratio")?,
-            concurrency: parse(self.concurrency, "concurrency")?,
-            seconds: Some(parse(self.seconds, "seconds per strategy")?),
-            operations: None,
-            ttl: parse(self.ttl, "TTL")?,
-            ttls,
-            refresh_fraction: 0.2,
-            seed: parse(self.seed, "seed")?,
-        })
+            items: self.items.get_untracked(),
+            zipf: self.zipf.get_untracked(),
+            read_ratio: self.read_ratio.get_untracked(),
+            concurrency: self.concurrency.get_untracked(),
+            seconds: self.seconds.get_untracked(),
+            ttl: self.ttl.get_untracked(),
+            ttls: self.ttls.get_untracked(),
+            seed: self.seed.get_untracked(),
+        }
     }
 }
 
 #[component]
 pub fn LabPage() -> impl IntoView {
     let form = Form::new();
-    let report = RwSignal::new(None::<LabReport>);
+    let report = RwSignal::new(None::<LabProgress>);
     let message = RwSignal::new(None::<AppError>);
     let finished_runs = RwSignal::new(0u32);
-    let history = Resource::new(move || finished_runs.get(), |_| list_labs());
+    // The finished run's results and the last runs, drawn by the server; again once a run ends.
+    let results = Resource::new(
+        move || (finished_runs.get(), report.with(|r| r.as_ref().filter(|r| r.finished()).map(|r| r.id))),
+        |(_, id)| lab_html(id),
+    );
     let running = move || report.with(|r| r.as_ref().is_some_and(|r| !r.finished()));
 
     let start = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        let spec = match form.spec() {
-            Ok(spec) => spec,
-            Err(e) => return message.set(Some(e)),
-        };
+        let typed = form.typed();
         message.set(None);
         leptos::task::spawn_local(async move {
-            match start_lab(spec).await {
-                Ok(id) => crate::event_stream::mirror_run(&format!("/api/lab/{id}/events"), report, finished_runs, message, LabReport::finished),
+            match start_lab(typed).await {
+                Ok(id) => crate::event_stream::mirror_run(&format!("/api/lab/{id}/events"), report, finished_runs, message, LabProgress::finished),
                 Err(e) => message.set(Some(e)),
             }
         });
@@ -151,7 +232,7 @@ pub fn LabPage() -> impl IntoView {
             <fieldset>
                 <legend>"Strategies"</legend>
                 {Strategy::ALL.into_iter().zip(form.strategies).map(|(s, on)| view! {
-                    <label class="check"><input type="checkbox" id=format!("lab-strategy-{}", s.name()) bind:checked=on/> " " {strategy_label(s)}</label>
+                    <label class="check"><input type="checkbox" id=format!("lab-strategy-{}", s.name()) bind:checked=on/> " " {s.name()}</label>
                 }).collect_view()}
             </fieldset>
             {field("lab-items", "Items", form.items, "1 to 1 000 000")}
@@ -167,11 +248,10 @@ pub fn LabPage() -> impl IntoView {
         </form>
         <p class="muted">{format!("Limits: {MAX_ITEMS} items, {MAX_CONCURRENCY} workers, {MAX_SECONDS} s per strategy.")}</p>
         {move || message.get().map(|error| view! { <ErrorPanel error id="lab-error"/> })}
-        {move || report.get().map(|r| view! { <LabRunView report=r/> })}
-        <h2>"Last runs"</h2>
-        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
-            {move || history.get().map(|answer| match answer {
-                Ok(runs) => view! { <LabHistory runs/> }.into_any(),
+        {move || report.get().filter(|r| !r.finished()).map(|r| view! { <Progress report=r/> })}
+        <Transition fallback=|| view! { <p class="muted" id="lab-loading">"Loading…"</p> }>
+            {move || results.get().map(|answer| match answer {
+                Ok(html) => view! { <div inner_html=html.unwrap_or_default()></div> }.into_any(),
                 Err(e) => view! { <ErrorPanel error=e/> }.into_any(),
             })}
         </Transition>
@@ -179,14 +259,33 @@ pub fn LabPage() -> impl IntoView {
 }
 
 
+/// A run going on: how far it is.
+#[component]
+fn Progress(report: LabProgress) -> impl IntoView {
+    let state = report.state.clone();
+    view! {
+        <section class="bench-run" id="lab-run" data-state=state data-id=report.id>
+            <p>
+                <progress id="lab-progress" max=report.total value=report.done aria-label="strategy runs done"></progress>
+                " " <span id="lab-progress-text">{format!("{} / {} runs", report.done, report.total)}</span>
+                " · " <span id="lab-state">{report.state}</span>
+                " · " <span id="lab-phase">{report.phase}</span>
+            </p>
+        </section>
+    }
+}
+
+#[cfg(feature = "ssr")]
 fn pct(v: f64) -> String {
     format!("{} %", one_decimal(v * 100.0))
 }
 
+#[cfg(feature = "ssr")]
 fn pct_tick(v: f64) -> String {
     format!("{} %", v.round() as i64)
 }
 
+#[cfg(feature = "ssr")]
 /// One bar per strategy for `value` of each result.
 fn bars(results: &[&StrategyResult], key: &'static str, label: &str, value: impl Fn(&StrategyResult) -> Option<f64>, tip: impl Fn(f64) -> String) -> Series {
     Series {
@@ -200,13 +299,15 @@ fn bars(results: &[&StrategyResult], key: &'static str, label: &str, value: impl
     }
 }
 
+#[cfg(feature = "ssr")]
 fn name(r: &StrategyResult) -> &'static str {
     r.strategy.map(strategy_label).unwrap_or("?")
 }
 
+#[cfg(feature = "ssr")]
 #[component]
 fn LabRunView(report: LabReport) -> impl IntoView {
-    let state = format!("{:?}", report.state).to_lowercase();
+    let state = report.state.label().to_string();
     let state_attr = state.clone();
     let (results, swept) = report.ordered();
     let swept: Vec<StrategyResult> = swept.into_iter().cloned().collect();
@@ -216,7 +317,7 @@ fn LabRunView(report: LabReport) -> impl IntoView {
         bars(&results, "predicted", "predicted", |r| r.predicted_hit_ratio.map(|p| p * 100.0), |v| format!("{} % predicted", one_decimal(v))),
     ];
     let p99 = vec![bars(&results, "p99", "read p99", |r| Some(r.read_p99_us as f64), |v| format_us(v as u64))];
-    let mysql = vec![bars(&results, "mysql", "MySQL reads/s", |r| Some(r.mysql_reads_per_s), |v| format!("{} reads/s", v.round()))];
+    let mysql = vec![bars(&results, "mysql", "MySQL reads/s", |r| Some(r.mysql_reads_per_s), |v| format!("{} reads/s", v.round() as i64))];
     let stale = vec![bars(&results, "stale", "stale reads", |r| Some(r.stale_fraction * 100.0), |v| format!("{} % stale", one_decimal(v)))];
     // The sweep: one line per swept strategy, TTL on x.
     let sweep_series = |value: fn(&StrategyResult) -> f64, unit: &'static str| -> Vec<Series> {
@@ -255,26 +356,26 @@ fn LabRunView(report: LabReport) -> impl IntoView {
             {report.error.clone().map(|e| view! { <ErrorPanel error=AppError::Internal(e) id="lab-run-error"/> })}
             {(!off.is_empty()).then(|| view! {
                 <p class="banner warn" id="lab-prediction-off">
-                    {format!("Predicted and measured hit ratios differ by more than {DISAGREE_POINTS} points for: {}.", off.join(", "))}
+                    {format!("Predicted and measured hit ratios differ by more than {} points for: {}.", DISAGREE_POINTS as u32, off.join(", "))}
                 </p>
             })}
             {(!results.is_empty()).then(|| view! {
                 <LabTable results=results.iter().map(|r| (*r).clone()).collect() id="lab-results"/>
                 <Chart id="lab-hit-chart" caption="Hit ratio, measured and predicted" series=hit kind=Kind::Bars
-                    categories=categories.clone() log_y=false y_format=pct_tick x_label="strategy"/>
+                    categories=categories.clone() log_y=false y_format=pct_tick x_label="strategy" fixed=true/>
                 <Chart id="lab-p99-chart" caption="Read latency, p99 (log scale)" series=p99 kind=Kind::Bars
-                    categories=categories.clone() log_y=true y_format=format_ms_tick x_label="strategy"/>
+                    categories=categories.clone() log_y=true y_format=format_ms_tick x_label="strategy" fixed=true/>
                 <Chart id="lab-mysql-chart" caption="MySQL reads per second" series=mysql kind=Kind::Bars
-                    categories=categories.clone() log_y=false y_format=format_count_tick x_label="strategy"/>
+                    categories=categories.clone() log_y=false y_format=format_count_tick x_label="strategy" fixed=true/>
                 <Chart id="lab-stale-chart" caption="Stale reads (share of reads)" series=stale kind=Kind::Bars
-                    categories=categories log_y=false y_format=pct_tick x_label="strategy"/>
+                    categories=categories log_y=false y_format=pct_tick x_label="strategy" fixed=true/>
             })}
             {has_sweep.then(|| view! {
                 <h2>"TTL sweep"</h2>
                 <Chart id="lab-sweep-hit" caption="Hit ratio against TTL" series=sweep_hit kind=Kind::Scatter
-                    log_y=false y_format=pct_tick x_label="TTL (s)"/>
+                    log_y=false y_format=pct_tick x_label="TTL (s)" fixed=true/>
                 <Chart id="lab-sweep-stale" caption="Stale reads against TTL" series=sweep_stale kind=Kind::Scatter
-                    log_y=false y_format=pct_tick x_label="TTL (s)"/>
+                    log_y=false y_format=pct_tick x_label="TTL (s)" fixed=true/>
                 <LabTable results=swept id="lab-sweep"/>
             })}
             {finished.then(|| view! {
@@ -288,6 +389,7 @@ fn LabRunView(report: LabReport) -> impl IntoView {
     }
 }
 
+#[cfg(feature = "ssr")]
 /// The results table: the text alternative of the charts, and the result itself.
 #[component]
 fn LabTable(results: Vec<StrategyResult>, id: &'static str) -> impl IntoView {
@@ -308,7 +410,7 @@ fn LabTable(results: Vec<StrategyResult>, id: &'static str) -> impl IntoView {
                         <td>{format!("{} ({})", r.stale_reads, pct(r.stale_fraction))}</td>
                         <td>{format!("{} / {} ms", one_decimal(r.staleness_p50_ms), one_decimal(r.staleness_p99_ms))}</td>
                         <td>{format!("{} / {} / {}", format_us(r.read_p50_us), format_us(r.read_p95_us), format_us(r.read_p99_us))}</td>
-                        <td>{r.mysql_reads_per_s.round()}</td>
+                        <td>{r.mysql_reads_per_s.round() as i64}</td>
                         <td>{r.offload.map(pct).unwrap_or_else(|| "—".into())}</td>
                     </tr>
                 }).collect_view()}
@@ -318,6 +420,7 @@ fn LabTable(results: Vec<StrategyResult>, id: &'static str) -> impl IntoView {
     }
 }
 
+#[cfg(feature = "ssr")]
 #[component]
 fn LabHistory(runs: Vec<LabReport>) -> impl IntoView {
     if runs.is_empty() {
@@ -331,9 +434,9 @@ fn LabHistory(runs: Vec<LabReport>) -> impl IntoView {
                     let id = r.id;
                     view! {
                         <tr>
-                            <td>{id}</td><td>{format!("{:?}", r.state).to_lowercase()}</td>
+                            <td>{id}</td><td>{r.state.label()}</td>
                             <td>{r.spec.strategies.iter().map(|s| s.name()).collect::<Vec<_>>().join(", ")}</td>
-                            <td>{r.spec.items}</td><td>{r.spec.zipf}</td><td>{pct(r.spec.read_ratio)}</td><td>{format!("{} s", r.spec.ttl)}</td>
+                            <td>{r.spec.items}</td><td>{one_decimal(r.spec.zipf)}</td><td>{pct(r.spec.read_ratio)}</td><td>{format!("{} s", r.spec.ttl)}</td>
                             <td><a href=format!("/api/lab/{id}/csv")>"CSV"</a>" "<a href=format!("/api/lab/{id}/json")>"JSON"</a></td>
                         </tr>
                     }
