@@ -74,6 +74,7 @@ class Checker:
         self.config = doc.get("config") or {}
         self.variables = doc.get("variables") or {}
         self.resources = doc.get("resources") or {}
+        self.invoked_packages = set()
         self.check_config()
         for name, value in self.variables.items():
             self.check_value(value, f"variables.{name}")
@@ -162,7 +163,7 @@ class Checker:
     def check_providers_pinned(self):
         """Every package the program uses has an explicit default provider, so no plugin version is left to chance."""
         used = {str(r.get("type")).split(":")[0] for r in self.resources.values() if not str(r.get("type")).startswith("pulumi:")}
-        used |= {m.split(":")[0] for m in re.findall(r"function: ([a-z0-9-]+:)", yaml.safe_dump(self.doc))}
+        used |= self.invoked_packages
         pinned = {str(r.get("type")).split(":")[2] for r in self.resources.values()
                   if str(r.get("type")).startswith("pulumi:providers:") and r.get("defaultProvider") is True}
         for package in sorted(used - pinned):
@@ -284,6 +285,7 @@ class Checker:
             return
         if fn == "fn::invoke":
             token = args.get("function")
+            self.invoked_packages.add(str(token).split(":")[0])
             details = self.facts["functions"].get(token)
             if details is None:
                 known = token in self.facts["function_tokens"]

@@ -63,7 +63,7 @@ fn decode_value(value: Bytes) -> Option<(StoredRows, u64)> {
     Some((StoredRows { count: count as usize, json_len: json_len as usize, json_crc, deflate }, expires_at_ms))
 }
 
-pub(super) fn unix_ms() -> u64 {
+pub(crate) fn unix_ms() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or_default()
 }
 

@@ -27,6 +27,7 @@ use crate::error::AppError;
 use crate::lab::{predicted_hit_ratio, zipf_weights, LabState, Strategy, StrategyResult, DISAGREE_POINTS};
 pub use crate::server::state::lab_runs::{standalone, LabRun};
 use crate::server::cache::delete_prefixed;
+use crate::server::cache::store::unix_ms;
 use crate::server::state::AppState;
 use history::History;
 
@@ -265,10 +266,6 @@ fn parse_entry(value: &[u8]) -> Option<(u64, u64)> {
     let mut fields = value.splitn(3, |&b| b == b'\n');
     let number = |f: Option<&[u8]>| std::str::from_utf8(f?).ok()?.parse::<u64>().ok();
     Some((number(fields.next())?, number(fields.next())?))
-}
-
-fn unix_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or_default()
 }
 
 async fn read(state: &AppState, shared: &Arc<Shared>, id: u32) -> Result<(), String> {

@@ -143,8 +143,8 @@ impl BenchRegistry {
     pub fn register(&self, spec: BenchSpec) -> Result<Arc<BenchRun>, AppError> {
         let spec = spec.validated()?;
         let mut runs = self.runs.lock().expect("bench registry");
-        if let Some(running) = runs.iter().find(|r| r.report().state == BenchState::Running) {
-            return Err(AppError::Conflict(format!("benchmark {} is still running: wait for it or cancel it", running.id)));
+        if let Some(running) = running_in(&runs) {
+            return Err(AppError::Conflict(format!("benchmark {running} is still running: wait for it or cancel it")));
         }
         let run = Arc::new(BenchRun::new(self.next_id.fetch_add(1, Relaxed) + 1, spec));
         if runs.len() == KEEP {
@@ -155,7 +155,7 @@ impl BenchRegistry {
     }
 
     pub fn running(&self) -> Option<u64> {
-        self.runs.lock().expect("bench registry").iter().find(|r| r.report().state == BenchState::Running).map(|r| r.id)
+        running_in(&self.runs.lock().expect("bench registry"))
     }
 
     pub fn get(&self, id: u64) -> Option<Arc<BenchRun>> {
@@ -166,6 +166,11 @@ impl BenchRegistry {
     pub fn list(&self) -> Vec<BenchReport> {
         self.runs.lock().expect("bench registry").iter().rev().map(|r| r.report()).collect()
     }
+}
+
+/// The running one, by its state alone (a full report would build every histogram's summary).
+fn running_in(runs: &VecDeque<Arc<BenchRun>>) -> Option<u64> {
+    runs.iter().find(|r| r.state.lock().expect("bench state").0 == BenchState::Running).map(|r| r.id)
 }
 
 /// A run outside any registry, for the CLI.

@@ -63,6 +63,10 @@ impl LabRun {
         let _ = finished.wait_for(|done| *done).await;
     }
 
+    pub fn state(&self) -> LabState {
+        self.progress.lock().expect("lab progress").state
+    }
+
     pub fn report(&self) -> LabReport {
         let p = self.progress.lock().expect("lab progress");
         LabReport {
@@ -137,8 +141,8 @@ impl LabRegistry {
     pub fn register(&self, spec: LabSpec, busy: Option<String>) -> AppResult<Arc<LabRun>> {
         let spec = spec.validated()?;
         let mut runs = self.runs.lock().expect("lab registry");
-        if let Some(running) = runs.iter().find(|r| r.report().state == LabState::Running) {
-            return Err(AppError::Conflict(format!("lab run {} is still running: wait for it or cancel it", running.id)));
+        if let Some(running) = running_in(&runs) {
+            return Err(AppError::Conflict(format!("lab run {running} is still running: wait for it or cancel it")));
         }
         if let Some(busy) = busy {
             return Err(AppError::Conflict(format!("{busy} is running: the lab would measure it too; wait for it or cancel it")));
@@ -156,13 +160,17 @@ impl LabRegistry {
     }
 
     pub fn running(&self) -> Option<u64> {
-        self.runs.lock().expect("lab registry").iter().find(|r| r.report().state == LabState::Running).map(|r| r.id)
+        running_in(&self.runs.lock().expect("lab registry"))
     }
 
     /// Newest first.
     pub fn list(&self) -> Vec<LabReport> {
         self.runs.lock().expect("lab registry").iter().rev().map(|r| r.report()).collect()
     }
+}
+
+fn running_in(runs: &VecDeque<Arc<LabRun>>) -> Option<u64> {
+    runs.iter().find(|r| r.state() == LabState::Running).map(|r| r.id)
 }
 
 /// A run outside any registry, for the CLI.
