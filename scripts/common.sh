@@ -114,13 +114,14 @@ export_server_build_env() {
     eval "$exports"
 }
 
-# cargo leptos itself (development, and the parity test), with the arguments the chosen toolchain needs.
+# cargo leptos itself (development, and the parity test), with the arguments the chosen toolchain needs and
+# --split, without which the lazy routes' WASM does not load (scripts/site.py).
 cargo_leptos() {
     load_toolchain
     local sub=$1; shift
     [[ " $* " == *" --release "* ]] && release_wasm_flags
     # shellcheck disable=SC2086
-    cargo leptos "$sub" ${LEPTOS_LIB_CARGO_ARGS:+--lib-cargo-args="$LEPTOS_LIB_CARGO_ARGS"} "$@" || return
+    cargo leptos "$sub" --split ${LEPTOS_LIB_CARGO_ARGS:+--lib-cargo-args="$LEPTOS_LIB_CARGO_ARGS"} "$@" || return
     [ "$sub" = build ] && gzip_front_end
     return 0
 }

@@ -1,20 +1,25 @@
 #!/usr/bin/env python3
-"""Builds the site exactly as `cargo leptos build` does, without cargo-leptos.
+"""Builds the site exactly as `cargo leptos build --split` does, without cargo-leptos.
 
     scripts/site.py build [--release]     compile, then package: the server binary and target/site
     scripts/site.py compile [--release] [--front-only]
                                           the cargo builds only (server, WASM, the stylesheet tool)
-    scripts/site.py package [--release]   wasm-bindgen, wasm-opt, the stylesheet and the assets into the site
+    scripts/site.py package [--release]   the WASM split, wasm-bindgen, wasm-opt, the stylesheet and the assets
     scripts/site.py env [--release]       the server build's environment, as `export` lines
 
 Why: cargo-leptos takes 20 minutes to install from source on two cores, and the README's two commands need
-only what it runs: cargo for the server and the WASM, wasm-bindgen, wasm-opt, Lightning CSS and a copy of
-public/. This script runs those same steps with the same arguments and environment, read from the
+only what it runs: cargo for the server and the WASM, the WASM split at the lazy routes, wasm-bindgen,
+wasm-opt, Lightning CSS and a copy of public/. This script runs those same steps with the same arguments and environment, read from the
 `[[workspace.metadata.leptos]]` table, so `cargo leptos watch` (development) and this build agree on every
 file; scripts/test_site.py compares the two byte for byte wherever cargo-leptos is installed.
 
+Always split, as `--split` does: the app's lazy routes (app/src/app.rs) compile to imports from a placeholder
+module that only the split step resolves, so an unsplit WASM would not load. The split and stylesheet steps are
+two small workspace tools (scripts/wasm-split, scripts/site-css) pinned to the library versions cargo-leptos
+0.3.11 locks.
+
 The server and the WASM build run at once (cargo-leptos also does; they use separate target dirs), and the
-stylesheet tool with them. `compile` needs no wasm-bindgen, so scripts/run installs it meanwhile.
+build of the two tools with them. `compile` needs no wasm-bindgen, so scripts/run installs it meanwhile.
 """
 import argparse
 import os
@@ -79,10 +84,11 @@ def leptos_env(meta, release):
 
 
 def rustflags(meta, release, triple):
-    """cargo-leptos sets RUSTFLAGS to the configured flags for the target plus its own cfg."""
-    extra = []
+    """cargo-leptos sets RUSTFLAGS to the configured flags for the target plus its own: relocations for the
+    split (WASM only), then the cfg."""
+    extra = ["-Clink-args=--emit-relocs"] if triple == WASM else []
     if meta.get("always-erase-components") or (not release and not meta.get("disable-erase-components")):
-        extra = ["--cfg", "erase_components"]
+        extra += ["--cfg", "erase_components"]
     base = os.environ.get("RUSTFLAGS") or os.environ.get(
         "CARGO_TARGET_" + triple.upper().replace("-", "_") + "_RUSTFLAGS", "")
     return " ".join(base.split() + extra)
@@ -143,9 +149,9 @@ def compile_all(release, front_only):
     procs += [
         spawn("front", ["cargo", "build", f"--package={meta['lib-package']}", "--lib", f"--target-dir={front_target}",
                         f"--target={WASM}", *features(meta, "lib"), *lib_args, *profile_args(lib_profile)], lib_env),
-        # The stylesheet tool is host code of the workspace: its own target dir keeps it off the server's lock, and
-        # one environment for debug and release sites keeps it from being rebuilt each time they alternate.
-        spawn("style tool", ["cargo", "build", "--release", "--package=cachelens-site-css",
+        # The two tools are host code of the workspace: their own target dir keeps them off the server's lock, and
+        # one environment for debug and release sites keeps them from being rebuilt each time they alternate.
+        spawn("site tools", ["cargo", "build", "--release", "--package=cachelens-site-css", "--package=cachelens-wasm-split",
                              f"--target-dir={target / 'tools'}"], {}, drop=("RUSTC_BOOTSTRAP", "RUSTFLAGS")),
     ]
     wait_all(procs)
@@ -170,13 +176,29 @@ def package(release):
         sys.exit("site: the stylesheet step failed")
 
     wasm = target / "front" / WASM / profile_dir(lib_profile) / f"{meta['lib-package'].replace('-', '_')}.wasm"
-    run(["wasm-bindgen", "--target=web", f"--out-name={name}", f"--out-dir={pkg}", str(wasm)])
+    chunks = split(target, wasm, pkg, name)
+    run(["wasm-bindgen", "--target=web", "--keep-lld-exports", "--no-demangle", f"--out-name={name}", f"--out-dir={pkg}",
+         str(wasm.with_name(f"{wasm.stem}_split.wasm"))])
     # The name leptos's HydrationScripts asks for (cargo-leptos renames it the same way).
     os.replace(pkg / f"{name}_bg.wasm", pkg / f"{name}.wasm")
     if release:
-        run(["wasm-opt", *meta.get("wasm-opt-features", ["-Oz", "--enable-bulk-memory", "--enable-nontrapping-float-to-int"]),
-             str(pkg / f"{name}.wasm"), "-o", str(pkg / f"{name}.wasm")])
+        for module in [pkg / f"{name}.wasm", *chunks]:
+            run(["wasm-opt", *meta.get("wasm-opt-features", ["-Oz", "--enable-bulk-memory", "--enable-nontrapping-float-to-int"]),
+                 str(module), "-o", str(module)])
     print(f"site: built {site.relative_to(ROOT)}", file=sys.stderr)
+
+
+def split(target, wasm, pkg, name):
+    """The lazy routes' chunks, their loader and manifest into `pkg`; the main module beside `wasm`. Chunks of an
+    earlier build go first: their names are not unique to a build, and a left-over one would be measured and
+    served as if it were part of this one."""
+    for old in [*pkg.glob("split_*.wasm*"), *pkg.glob("chunk_*.wasm*")]:
+        old.unlink()
+    out = subprocess.run([str(target / "tools" / "release" / "cachelens-wasm-split"), str(wasm), str(pkg), name],
+                         cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    if out.returncode != 0:
+        sys.exit("site: the WASM split failed")
+    return [Path(line) for line in out.stdout.splitlines() if line]
 
 
 def assets(src, site, pkg):

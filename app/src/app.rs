@@ -1,15 +1,21 @@
 //! The HTML shell, the router and the navigation bar shared by every page.
+//!
+//! The Custom SQL, Compare, Benchmark and Lab pages are lazy routes: in the browser build each is a WASM chunk
+//! of its own (split off by `cargo leptos --split`, or `scripts/site.py`'s same step), fetched the first time
+//! the page is shown, so the bundle every page loads carries only the query pages and the shell. The server
+//! renders them like the others and names their chunks in the page's `<head>` (`modulepreload`), so a page
+//! opened directly loads its chunk beside the main WASM instead of after it.
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
     components::{Route, Router, Routes, A},
-    SsrMode, StaticSegment,
+    Lazy, SsrMode, StaticSegment,
 };
 
 use crate::pages::{
-    benchmark::BenchmarkPage, cache::CachePage, compare::ComparePage, delete::DeletePage, home::HomePage, lab::LabPage, mysql::MysqlPage,
-    sql::SqlPage,
+    benchmark::BenchmarkRoute, cache::CachePage, compare::CompareRoute, delete::DeletePage, home::HomePage, lab::LabRoute, mysql::MysqlPage,
+    sql::SqlRoute,
 };
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -34,10 +40,6 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    // Effects only run in the browser, so this flips once the WASM has taken over the page. Browser tests
-    // wait for it before clicking, and users never see a button that does nothing yet.
-    let (hydrated, set_hydrated) = signal(false);
-    Effect::new(move |_| set_hydrated.set(true));
 
     view! {
         <Stylesheet id="leptos" href="/pkg/cachelens.css"/>
@@ -56,17 +58,19 @@ pub fn App() -> impl IntoView {
                     <A href="/lab">"Lab"</A>
                 </nav>
             </header>
-            <main data-hydrated=move || hydrated.get().to_string()>
+            // `crate::hydrate` sets this to "true" once the whole page, a lazy route's chunk included, has been
+            // taken over; browser tests wait for it before they click.
+            <main data-hydrated="false">
                 <Routes fallback=|| view! { <p class="error">"Page not found."</p> }>
                     <Route path=StaticSegment("") view=HomePage/>
                     // Async rendering waits for the query, so a dead MySQL can still turn the page into a 503.
                     <Route path=StaticSegment("mysql") view=MysqlPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("cache") view=CachePage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("delete") view=DeletePage/>
-                    <Route path=StaticSegment("sql") view=SqlPage/>
-                    <Route path=StaticSegment("compare") view=ComparePage/>
-                    <Route path=StaticSegment("bench") view=BenchmarkPage/>
-                    <Route path=StaticSegment("lab") view=LabPage/>
+                    <Route path=StaticSegment("sql") view={Lazy::<SqlRoute>::new()}/>
+                    <Route path=StaticSegment("compare") view={Lazy::<CompareRoute>::new()}/>
+                    <Route path=StaticSegment("bench") view={Lazy::<BenchmarkRoute>::new()}/>
+                    <Route path=StaticSegment("lab") view={Lazy::<LabRoute>::new()}/>
                 </Routes>
             </main>
         </Router>

@@ -17,9 +17,20 @@ pub mod stats;
 #[cfg(feature = "ssr")]
 pub mod server;
 
+/// Takes over the server-rendered page. Asynchronously, because a lazy route hydrates only once its chunk has
+/// loaded (`hydrate_body` refuses lazy routes); when that is done, `<main>` says so in `data-hydrated`, which
+/// browser tests wait for before they click.
 #[cfg(feature = "hydrate")]
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(app::App);
+    wasm_bindgen_futures::spawn_local(async {
+        let document = leptos::prelude::document();
+        let Some(body) = document.body() else { return };
+        let page = leptos::mount::hydrate_from_async(body, app::App).await;
+        if let Ok(Some(main)) = document.query_selector("main") {
+            let _ = main.set_attribute("data-hydrated", "true");
+        }
+        page.forget();
+    });
 }

@@ -45,6 +45,20 @@ pub async fn clear_history() -> Result<(), AppError> {
     Ok(())
 }
 
+/// The page as a route of its own WASM chunk (see [`crate::app`]).
+pub struct CompareRoute;
+
+#[leptos_router::lazy_route]
+impl leptos_router::LazyRoute for CompareRoute {
+    fn data() -> Self {
+        CompareRoute
+    }
+
+    fn view(_this: Self) -> AnyView {
+        view! { <ComparePage/> }.into_any()
+    }
+}
+
 #[component]
 pub fn ComparePage() -> impl IntoView {
     let sample = ServerAction::<RunSample>::new();

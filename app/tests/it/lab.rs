@@ -4,6 +4,7 @@
 
 use std::time::{Duration, Instant};
 
+use cachelens::lab::Strategy;
 use serde_json::{json, Value};
 
 use crate::support::*;
@@ -63,7 +64,15 @@ async fn each_strategy_buys_what_it_should_and_the_model_predicts_ttl() {
     for s in ["invalidate", "write_through"] {
         assert!(f(s, "stale_fraction") * 3.0 < f("ttl", "stale_fraction"), "{s} vs ttl: {} / {}", r[s], r["ttl"]);
     }
-    assert!(f("refresh_ahead", "hit_ratio") > f("ttl", "hit_ratio"), "{} / {}", r["refresh_ahead"], r["ttl"]);
+    // At the same TTL, but compared at its own read rate: a hit ratio under a TTL grows with the rate, and the two
+    // runs' rates differ with the machine's load (a busy CI machine once gave refresh_ahead 40 % fewer reads). What
+    // plain TTL would reach at that rate is the model's figure, which the ttl run below checks to 5 points.
+    let ttl_at_its_rate = {
+        let (reads, writes, seconds) = (f("refresh_ahead", "reads"), f("refresh_ahead", "writes"), f("refresh_ahead", "seconds"));
+        let weights = cachelens::lab::zipf_weights(300, 1.0);
+        cachelens::lab::predicted_hit_ratio(Strategy::Ttl, &weights, reads / seconds, writes / seconds, 2.0, seconds).unwrap()
+    };
+    assert!(f("refresh_ahead", "hit_ratio") > ttl_at_its_rate, "refresh_ahead vs ttl at its rate ({ttl_at_its_rate:.3}): {}", r["refresh_ahead"]);
     let (measured, predicted) = (f("ttl", "hit_ratio"), f("ttl", "predicted_hit_ratio"));
     assert!((measured - predicted).abs() < 0.05, "ttl: measured {measured:.3}, predicted {predicted:.3}");
     assert_eq!(r["ttl"]["prediction_off"], false);

@@ -1,0 +1,51 @@
+// What a browser downloads to make each page interactive: the WASM and JavaScript under /pkg/, in bytes as sent
+// (gzip where the browser asked for it), read from Chromium's resource timing after the page hydrated, each page
+// in a fresh browser context (nothing cached). Prints one JSON object, { "<path>": { "bytes": …, "files": {…} } },
+// or with --markdown a table and the largest page against the budget.
+//
+//   CACHELENS_URL=http://127.0.0.1:18090 node scripts/front_weight.mjs [--markdown] / /lab …
+//
+// Used by scripts/bench for the front-end budget (400 KiB per page). The lazy pages fetch their chunks during
+// hydration, so the wait is for the page's own control to work, not only for the shell.
+import { openHydrated, withBrowser } from '../end2end/browser.mjs';
+
+const BUDGET = 400 * 1024;
+const markdown = process.argv.includes('--markdown');
+const paths = process.argv.slice(2).filter((a) => a !== '--markdown');
+if (paths.length === 0) {
+  console.error('usage: node scripts/front_weight.mjs PATH…');
+  process.exit(2);
+}
+
+const weights = await withBrowser(async (browser) => {
+  const out = {};
+  for (const path of paths) {
+    const context = await browser.newContext();
+    const page = await openHydrated(context, path);
+    await page.waitForLoadState('networkidle');
+    const files = await page.evaluate(() => {
+      const seen = {};
+      for (const e of performance.getEntriesByType('resource')) {
+        const name = new URL(e.name).pathname;
+        if (name.startsWith('/pkg/') && /\.(wasm|js)$/.test(name)) seen[name] = Math.max(seen[name] ?? 0, e.encodedBodySize);
+      }
+      return seen;
+    });
+    page.assertNoErrors();
+    out[path] = { bytes: Object.values(files).reduce((a, b) => a + b, 0), files };
+    await context.close();
+  }
+  return out;
+});
+const kib = (n) => (n / 1024).toFixed(0);
+if (markdown) {
+  console.log('| page | KiB | files (KiB) |\n|---|---|---|');
+  for (const [path, w] of Object.entries(weights)) {
+    const files = Object.entries(w.files).sort((a, b) => b[1] - a[1]).map(([f, n]) => `${f.slice(5)} ${kib(n)}`);
+    console.log(`| ${path} | ${kib(w.bytes)} | ${files.join(', ')} |`);
+  }
+  const [worst, w] = Object.entries(weights).sort((a, b) => b[1].bytes - a[1].bytes)[0];
+  console.log(`\nLargest: ${worst}, ${kib(w.bytes)} KiB: ${w.bytes <= BUDGET ? 'within' : 'OVER'} the 400 KiB budget.`);
+} else {
+  console.log(JSON.stringify(weights, null, 2));
+}
