@@ -45,19 +45,7 @@ pub async fn list_benches() -> Result<Vec<BenchReport>, AppError> {
     Ok(crate::server::state::AppState::from_context()?.benches.list())
 }
 
-/// The page as a route of its own WASM chunk (see [`crate::app`]).
-pub struct BenchmarkRoute;
-
-#[leptos_router::lazy_route]
-impl leptos_router::LazyRoute for BenchmarkRoute {
-    fn data() -> Self {
-        BenchmarkRoute
-    }
-
-    fn view(_this: Self) -> AnyView {
-        view! { <BenchmarkPage/> }.into_any()
-    }
-}
+lazy_page!(BenchmarkRoute, BenchmarkPage);
 
 #[component]
 pub fn BenchmarkPage() -> impl IntoView {

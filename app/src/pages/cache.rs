@@ -20,19 +20,7 @@ pub async fn query_cache(term: String, limit: u32, ttl: Option<u64>) -> Result<Q
     .await
 }
 
-/// The page as a route of its own WASM chunk (see [`crate::app`]).
-pub struct CacheRoute;
-
-#[leptos_router::lazy_route]
-impl leptos_router::LazyRoute for CacheRoute {
-    fn data() -> Self {
-        CacheRoute
-    }
-
-    fn view(_this: Self) -> AnyView {
-        view! { <CachePage/> }.into_any()
-    }
-}
+lazy_page!(CacheRoute, CachePage);
 
 #[component]
 pub fn CachePage() -> impl IntoView {

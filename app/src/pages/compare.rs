@@ -45,19 +45,7 @@ pub async fn clear_history() -> Result<(), AppError> {
     Ok(())
 }
 
-/// The page as a route of its own WASM chunk (see [`crate::app`]).
-pub struct CompareRoute;
-
-#[leptos_router::lazy_route]
-impl leptos_router::LazyRoute for CompareRoute {
-    fn data() -> Self {
-        CompareRoute
-    }
-
-    fn view(_this: Self) -> AnyView {
-        view! { <ComparePage/> }.into_any()
-    }
-}
+lazy_page!(CompareRoute, ComparePage);
 
 #[component]
 pub fn ComparePage() -> impl IntoView {

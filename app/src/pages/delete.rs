@@ -14,19 +14,7 @@ pub async fn delete_cache() -> Result<u64, AppError> {
     .await
 }
 
-/// The page as a route of its own WASM chunk (see [`crate::app`]).
-pub struct DeleteRoute;
-
-#[leptos_router::lazy_route]
-impl leptos_router::LazyRoute for DeleteRoute {
-    fn data() -> Self {
-        DeleteRoute
-    }
-
-    fn view(_this: Self) -> AnyView {
-        view! { <DeletePage/> }.into_any()
-    }
-}
+lazy_page!(DeleteRoute, DeletePage);
 
 #[component]
 pub fn DeletePage() -> impl IntoView {

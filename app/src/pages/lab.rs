@@ -182,19 +182,7 @@ impl Form {
     }
 }
 
-/// The page as a route of its own WASM chunk (see [`crate::app`]).
-pub struct LabRoute;
-
-#[leptos_router::lazy_route]
-impl leptos_router::LazyRoute for LabRoute {
-    fn data() -> Self {
-        LabRoute
-    }
-
-    fn view(_this: Self) -> AnyView {
-        view! { <LabPage/> }.into_any()
-    }
-}
+lazy_page!(LabRoute, LabPage);
 
 #[component]
 pub fn LabPage() -> impl IntoView {

@@ -1,5 +1,24 @@
 //! One module a page; each holds its components and the server functions they call.
 
+/// `lazy_page!(Route, Page)`: `Route`, the page `Page` as a lazy route, a WASM chunk of its own (see [`crate::app`]).
+/// Defined before the page modules, which use it.
+macro_rules! lazy_page {
+    ($route:ident, $page:ident) => {
+        pub struct $route;
+
+        #[leptos_router::lazy_route]
+        impl leptos_router::LazyRoute for $route {
+            fn data() -> Self {
+                $route
+            }
+
+            fn view(_this: Self) -> AnyView {
+                view! { <$page/> }.into_any()
+            }
+        }
+    };
+}
+
 pub mod benchmark;
 pub mod cache;
 pub mod compare;

@@ -19,19 +19,7 @@ pub async fn query_mysql(term: String, limit: u32) -> Result<QueryOutcome, AppEr
     .await
 }
 
-/// The page as a route of its own WASM chunk (see [`crate::app`]).
-pub struct MysqlRoute;
-
-#[leptos_router::lazy_route]
-impl leptos_router::LazyRoute for MysqlRoute {
-    fn data() -> Self {
-        MysqlRoute
-    }
-
-    fn view(_this: Self) -> AnyView {
-        view! { <MysqlPage/> }.into_any()
-    }
-}
+lazy_page!(MysqlRoute, MysqlPage);
 
 #[component]
 pub fn MysqlPage() -> impl IntoView {

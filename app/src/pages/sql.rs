@@ -49,19 +49,7 @@ async fn sql_outcome(sql: String, cache: bool, ttl: Option<String>) -> Result<Sq
     Ok(SqlOutcome { sql: guarded.sql, summary: answer.summary(), columns, rows })
 }
 
-/// The page as a route of its own WASM chunk (see [`crate::app`]).
-pub struct SqlRoute;
-
-#[leptos_router::lazy_route]
-impl leptos_router::LazyRoute for SqlRoute {
-    fn data() -> Self {
-        SqlRoute
-    }
-
-    fn view(_this: Self) -> AnyView {
-        view! { <SqlPage/> }.into_any()
-    }
-}
+lazy_page!(SqlRoute, SqlPage);
 
 #[component]
 pub fn SqlPage() -> impl IntoView {
