@@ -5,8 +5,8 @@
 //
 //   CACHELENS_URL=http://127.0.0.1:18090 node scripts/front_weight.mjs [--markdown] / /lab …
 //
-// Used by scripts/bench for the front-end budget (400 KiB per page). The lazy pages fetch their chunks during
-// hydration, so the wait is for the page's own control to work, not only for the shell.
+// Used by scripts/bench for the front-end budget (400 KiB per page). A lazy page's chunks load during hydration,
+// and `data-hydrated`, which openHydrated waits for, is set only after them.
 import { openHydrated, withBrowser } from '../end2end/browser.mjs';
 
 const BUDGET = 400 * 1024;

@@ -3,15 +3,15 @@
 
     scripts/site.py build [--release]     compile, then package: the server binary and target/site
     scripts/site.py compile [--release] [--front-only]
-                                          the cargo builds only (server, WASM, the stylesheet tool)
+                                          the cargo builds only (server, WASM, the two site tools)
     scripts/site.py package [--release]   the WASM split, wasm-bindgen, wasm-opt, the stylesheet and the assets
     scripts/site.py env [--release]       the server build's environment, as `export` lines
 
 Why: cargo-leptos takes 20 minutes to install from source on two cores, and the README's two commands need
 only what it runs: cargo for the server and the WASM, the WASM split at the lazy routes, wasm-bindgen,
-wasm-opt, Lightning CSS and a copy of public/. This script runs those same steps with the same arguments and environment, read from the
-`[[workspace.metadata.leptos]]` table, so `cargo leptos watch` (development) and this build agree on every
-file; scripts/test_site.py compares the two byte for byte wherever cargo-leptos is installed.
+wasm-opt, Lightning CSS and a copy of public/. This script runs those same steps with the same arguments and
+environment, read from the `[[workspace.metadata.leptos]]` table, so `cargo leptos watch --split` (development)
+and this build agree on every file; scripts/test_scripts.py compares the two wherever cargo-leptos is installed.
 
 Always split, as `--split` does: the app's lazy routes (app/src/app.rs) compile to imports from a placeholder
 module that only the split step resolves, so an unsplit WASM would not load. The split and stylesheet steps are

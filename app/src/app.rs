@@ -3,9 +3,9 @@
 //! Every page but Home is a lazy route: in the browser build each is a WASM chunk of its own (split off by
 //! `cargo leptos --split`, or `scripts/site.py`'s same step), fetched the first time the page is shown, so the
 //! bundle every page loads carries only the shell, the router and Home, and no page pays for another's code.
-//! That keeps each page within the front end's 400 KiB (gzip) budget; one bundle of every page was 408 KiB. The server
-//! renders them like the others and names their chunks in the page's `<head>` (`modulepreload`), so a page
-//! opened directly loads its chunk beside the main WASM instead of after it.
+//! That keeps each page within the front end's 400 KiB (gzip) budget; one bundle of every page was 408 KiB.
+//! The server renders them like the others and names their chunks in the page's `<head>` (`modulepreload`), so
+//! a page opened directly loads its chunk beside the main WASM instead of after it.
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};

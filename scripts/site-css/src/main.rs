@@ -2,7 +2,7 @@
 //!
 //! cargo-leptos parses the style file with Lightning CSS, minifies it for the browser query's targets and
 //! prints it (compact in release). `scripts/site` builds the site without cargo-leptos, so this does the same
-//! with the same library version; `scripts/test_site.py` compares the two outputs byte for byte.
+//! with the same library version; `scripts/test_scripts.py` compares the two outputs byte for byte.
 use lightningcss::stylesheet::{MinifyOptions, ParserOptions, PrinterOptions, StyleSheet};
 use lightningcss::targets::{Browsers, Targets};
 use std::process::ExitCode;
