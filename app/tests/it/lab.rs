@@ -182,6 +182,36 @@ async fn mysql_dying_mid_run_fails_the_run_with_its_reason_and_drops_its_keys() 
 }
 
 #[tokio::test]
+async fn redis_dying_mid_run_fails_the_run_with_its_reason_and_leaves_articles_alone() {
+    let url = db("deadredis").await;
+    let before = articles_fingerprint(&url).await;
+    let mut redis = RedisServer::start();
+    let base = spawn_app(&url, &redis.url(), "cachelens-t-labdeadredis").await;
+    let (status, started) =
+        post(&format!("{base}/api/lab"), json!({"strategies": ["write_through"], "items": 100, "seconds": 30, "concurrency": 2})).await;
+    assert_eq!(status, 202, "{started}");
+    let id = started["id"].as_u64().unwrap();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    redis.kill();
+    let killed = Instant::now();
+    let mut report = Value::Null;
+    while killed.elapsed() < Duration::from_secs(20) {
+        report = get_json(&format!("{base}/api/lab/{id}")).await.1;
+        if report["state"] != "running" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(report["state"], "failed", "{report}");
+    assert!(report["error"].as_str().unwrap().contains("Redis"), "{report}");
+    assert_eq!(articles_fingerprint(&url).await, before, "articles untouched");
+    // Another run may start once the failed one has ended.
+    redis.restart();
+    let (status, again) = post(&format!("{base}/api/lab"), json!({"strategies": ["ttl"], "items": 50, "operations": 100})).await;
+    assert_eq!(status, 202, "{again}");
+}
+
+#[tokio::test]
 async fn an_older_lab_table_is_recreated_and_a_foreign_one_left_alone() {
     let url = fresh_database("labtable").await;
     let db = cachelens::server::loader::dataset::connect_creating(&url, None).await.unwrap();
