@@ -39,10 +39,19 @@ const weights = await withBrowser(async (browser) => {
 });
 const kib = (n) => (n / 1024).toFixed(0);
 if (markdown) {
-  console.log('| page | KiB | files (KiB) |\n|---|---|---|');
+  // Files grouped by role: the main bundle every page loads, the page's own chunk, the chunks pages share.
+  const role = (f) => (/^\/pkg\/split_/.test(f) ? 'own' : /^\/pkg\/chunk_/.test(f) ? 'shared' : 'main');
+  console.log('| page | KiB | main bundle (WASM, JS, split loader) | page chunk | shared chunks | requests |');
+  console.log('|---|---|---|---|---|---|');
   for (const [path, w] of Object.entries(weights)) {
-    const files = Object.entries(w.files).sort((a, b) => b[1] - a[1]).map(([f, n]) => `${f.slice(5)} ${kib(n)}`);
-    console.log(`| ${path} | ${kib(w.bytes)} | ${files.join(', ')} |`);
+    const sum = { main: 0, own: 0, shared: 0 };
+    const count = { main: 0, own: 0, shared: 0 };
+    for (const [f, n] of Object.entries(w.files)) {
+      sum[role(f)] += n;
+      count[role(f)] += 1;
+    }
+    const cell = (r) => (count[r] ? `${kib(sum[r])}${count[r] > 1 && r !== 'main' ? ` (${count[r]} files)` : ''}` : '–');
+    console.log(`| ${path} | ${kib(w.bytes)} | ${cell('main')} | ${cell('own')} | ${cell('shared')} | ${Object.keys(w.files).length} |`);
   }
   const [worst, w] = Object.entries(weights).sort((a, b) => b[1].bytes - a[1].bytes)[0];
   console.log(`\nLargest: ${worst}, ${kib(w.bytes)} KiB: ${w.bytes <= BUDGET ? 'within' : 'OVER'} the 400 KiB budget.`);

@@ -15,7 +15,7 @@
 //! - [`query`]: what MySQL is asked (the article search, guarded custom SQL, the MySQL users cachelens sets up).
 //! - [`loader`]: `load-data` (CSV, generated rows, the dataset record). Uses only [`connections`].
 //! - [`state`]: what every request shares, with the process-wide state the layers above keep there (the
-//!   circuit breaker, the single-flight gates, the benchmark runs).
+//!   circuit breaker, the single-flight gates, the benchmark and lab runs).
 //! - [`config`]: settings from flags, environment, file and AWS. [`connections`], [`metrics`], [`run_log`]:
 //!   pools and probes, counters, the comparison record. These use nothing of the server but the shared
 //!   `crate::model`, `crate::stats` and `crate::error`.

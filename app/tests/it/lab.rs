@@ -20,18 +20,29 @@ async fn post(url: &str, body: Value) -> (u16, Value) {
     (status, response.json().await.unwrap())
 }
 
-/// Starts a lab run and waits for it to end; returns its final report.
-async fn run_lab(base: &str, spec: Value) -> Value {
+/// Starts a lab run; returns its id.
+async fn start_lab(base: &str, spec: Value) -> u64 {
     let (status, started) = post(&format!("{base}/api/lab"), spec).await;
     assert_eq!(status, 202, "{started}");
-    let id = started["id"].as_u64().unwrap();
+    started["id"].as_u64().unwrap()
+}
+
+/// The run's report once it is no longer running, or as it stands when `within` has passed.
+async fn report_when_ended(base: &str, id: u64, within: Duration) -> Value {
+    let asked = Instant::now();
     loop {
         let (_, report) = get_json(&format!("{base}/api/lab/{id}")).await;
-        if report["state"] != "running" {
+        if report["state"] != "running" || asked.elapsed() > within {
             return report;
         }
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// Starts a lab run and waits for it to end; returns its final report.
+async fn run_lab(base: &str, spec: Value) -> Value {
+    let id = start_lab(base, spec).await;
+    report_when_ended(base, id, Duration::from_secs(600)).await
 }
 
 /// Row count and checksum of `articles`: the lab must leave them as they were.
@@ -134,9 +145,7 @@ async fn bad_values_are_refused_by_name_and_one_run_goes_at_a_time() {
     assert_eq!(as_text.status().as_u16(), 415);
 
     // A long run: a second one, or a benchmark, is refused while it goes; cancelling stops it within a second.
-    let (status, started) = post(&format!("{base}/api/lab"), json!({"strategies": ["ttl"], "seconds": 60})).await;
-    assert_eq!(status, 202, "{started}");
-    let id = started["id"].as_u64().unwrap();
+    let id = start_lab(&base, json!({"strategies": ["ttl"], "seconds": 60})).await;
     let (second, why) = post(&format!("{base}/api/lab"), json!({"strategies": ["ttl"]})).await;
     assert_eq!(second, 409, "{why}");
     // Another cachelens on the same database: the lab table is shared, so its run fails at once, saying why.
@@ -162,20 +171,10 @@ async fn mysql_dying_mid_run_fails_the_run_with_its_reason_and_drops_its_keys() 
     let url = db("dead").await;
     let proxy = Proxy::start(socket_of(&url)).await;
     let base = spawn_app(&with_port(&url, proxy.port), &redis_url(), "cachelens-t-labdead").await;
-    let (status, started) =
-        post(&format!("{base}/api/lab"), json!({"strategies": ["invalidate"], "items": 100, "seconds": 30, "concurrency": 2})).await;
-    assert_eq!(status, 202, "{started}");
-    let id = started["id"].as_u64().unwrap();
+    let id = start_lab(&base, json!({"strategies": ["invalidate"], "items": 100, "seconds": 30, "concurrency": 2})).await;
     tokio::time::sleep(Duration::from_millis(2500)).await;
     proxy.cut();
-    let mut report = Value::Null;
-    for _ in 0..100 {
-        report = get_json(&format!("{base}/api/lab/{id}")).await.1;
-        if report["state"] != "running" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let report = report_when_ended(&base, id, Duration::from_secs(10)).await;
     assert_eq!(report["state"], "failed", "{report}");
     assert!(report["error"].as_str().unwrap().contains("MySQL"), "{report}");
     assert!(redis_keys("cachelens-t-labdead:lab:*").await.is_empty(), "the failed run's keys are gone");
@@ -187,28 +186,16 @@ async fn redis_dying_mid_run_fails_the_run_with_its_reason_and_leaves_articles_a
     let before = articles_fingerprint(&url).await;
     let mut redis = RedisServer::start();
     let base = spawn_app(&url, &redis.url(), "cachelens-t-labdeadredis").await;
-    let (status, started) =
-        post(&format!("{base}/api/lab"), json!({"strategies": ["write_through"], "items": 100, "seconds": 30, "concurrency": 2})).await;
-    assert_eq!(status, 202, "{started}");
-    let id = started["id"].as_u64().unwrap();
+    let id = start_lab(&base, json!({"strategies": ["write_through"], "items": 100, "seconds": 30, "concurrency": 2})).await;
     tokio::time::sleep(Duration::from_millis(2500)).await;
     redis.kill();
-    let killed = Instant::now();
-    let mut report = Value::Null;
-    while killed.elapsed() < Duration::from_secs(20) {
-        report = get_json(&format!("{base}/api/lab/{id}")).await.1;
-        if report["state"] != "running" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let report = report_when_ended(&base, id, Duration::from_secs(20)).await;
     assert_eq!(report["state"], "failed", "{report}");
     assert!(report["error"].as_str().unwrap().contains("Redis"), "{report}");
     assert_eq!(articles_fingerprint(&url).await, before, "articles untouched");
     // Another run may start once the failed one has ended.
     redis.restart();
-    let (status, again) = post(&format!("{base}/api/lab"), json!({"strategies": ["ttl"], "items": 50, "operations": 100})).await;
-    assert_eq!(status, 202, "{again}");
+    start_lab(&base, json!({"strategies": ["ttl"], "items": 50, "operations": 100})).await;
 }
 
 #[tokio::test]
