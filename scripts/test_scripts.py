@@ -1,5 +1,5 @@
-"""Tests of the scripts themselves: external-services mode, common.sh in an interactive shell, the shared target
-dir, and the site builder against cargo-leptos (`cargo leptos build` and `cargo leptos watch`).
+"""Tests of the scripts themselves: external-services mode, a taken port, common.sh in an interactive shell, the
+shared target dir, and the site builder against cargo-leptos (`cargo leptos build` and `cargo leptos watch`).
 
 Run by scripts/test after the site is built (python3 -m unittest scripts/test_scripts.py). The cargo-leptos
 tests need cargo-leptos on PATH: scripts/setup --dev installs it; CI sets CACHELENS_CARGO_LEPTOS=1, which
@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -74,6 +75,22 @@ class ExternalServices(unittest.TestCase):
         done = subprocess.run(["scripts/services", "start", "mysql"], cwd=ROOT, env=env, capture_output=True, text=True)
         self.assertEqual(done.returncode, 0, done.stderr)
         self.assertIn("not starting a local mysql", done.stderr)
+
+
+class LocalServices(unittest.TestCase):
+    def test_a_taken_mysql_port_is_named_not_waited_on(self):
+        # Another checkout's MariaDB on the port, say: this checkout's would fail to bind after a long wait.
+        with tempfile.TemporaryDirectory() as state, socket.socket() as holder:
+            holder.bind(("127.0.0.1", 0))
+            holder.listen()
+            port = holder.getsockname()[1]
+            env = {**without("DATABASE_URL", "REDIS_URL"), "CACHELENS_STATE_DIR": state, "CACHELENS_MYSQL_PORT": str(port)}
+            done = subprocess.run(["scripts/services", "start", "mysql"], cwd=ROOT, env=env, capture_output=True,
+                                  text=True, timeout=120)
+            self.assertNotEqual(done.returncode, 0, done.stderr)
+            self.assertIn(f"127.0.0.1:{port} is taken by another process", done.stderr)
+            self.assertIn("CACHELENS_MYSQL_PORT", done.stderr)
+            self.assertFalse(Path(state, "mysql/mysqld.sock").exists(), "no MariaDB was started")
 
 
 class CommonSh(unittest.TestCase):
