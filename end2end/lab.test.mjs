@@ -29,6 +29,21 @@ test('a small lab from the page: live progress, then the table, the charts and t
       assert.ok(await page.locator(`${chart} .bar`).count() >= 5, `${chart} has its bars`);
     }
     assert.ok(await page.locator('#lab-sweep-hit .point').count() >= 4, 'the sweep draws both strategies at both TTLs');
+    // The charts are hydrated like Compare's: a tooltip on hover and on keyboard focus, the legend hides a series.
+    await page.hover('#lab-hit-chart [data-series="measured"] .bar >> nth=1');
+    await page.waitForSelector('#lab-hit-chart-tip', { timeout: 5_000 });
+    assert.match(await page.textContent('#lab-hit-chart-tip'), /^TTL: \d+\.\d % measured$/);
+    await page.focus('#lab-sweep-stale .point >> nth=0');
+    await page.waitForSelector('#lab-sweep-stale-tip', { timeout: 5_000 });
+    assert.match(await page.textContent('#lab-sweep-stale-tip'), /at TTL 1 s: \d+\.\d % stale$/);
+    const predicted = '#lab-hit-chart .legend-item[data-series="predicted"]';
+    assert.equal(await page.locator('#lab-hit-chart [data-series="predicted"] .bar').count(), 3, 'none, ttl and invalidate are predicted');
+    await page.focus(predicted);
+    await page.keyboard.press('Enter');
+    assert.equal(await page.getAttribute(predicted, 'aria-pressed'), 'false');
+    assert.equal(await page.locator('#lab-hit-chart [data-series="predicted"] .bar').count(), 0);
+    await page.click(predicted);
+    assert.equal(await page.locator('#lab-hit-chart [data-series="predicted"] .bar').count(), 3);
     assert.equal(await page.locator('#lab-sweep tbody tr').count(), 4);
     assert.ok(await page.locator('#lab-history tbody tr').count() >= 1, 'the run is listed');
     const csv = await page.evaluate(async () => (await fetch(document.querySelector('#lab-export-csv').href)).text());

@@ -1,5 +1,5 @@
 //! SVG charts drawn by Leptos itself: rendered on the server (so they show before and without the WASM) and
-//! hydrated for hover tooltips and legend toggles.
+//! hydrated for tooltips (on hover, or on focus from the keyboard) and legend toggles.
 //!
 //! Why not a chart library: leptos-chartistry, the maintained Leptos one, renders nothing on the server (it
 //! waits for the browser to measure its box), has no legend toggles, and would add chrono and leptos-use to a
@@ -120,9 +120,6 @@ pub fn Chart(
     /// How tick labels show a y value.
     y_format: fn(f64) -> String,
     #[prop(into)] x_label: String,
-    /// Drawn once on the server and never hydrated (the lab's results): the legend is a key, not buttons.
-    #[prop(optional)]
-    fixed: bool,
 ) -> impl IntoView {
     let hidden = RwSignal::new(Vec::<&'static str>::new());
     let tip = RwSignal::new(None::<(f64, f64, String)>);
@@ -149,17 +146,12 @@ pub fn Chart(
                         None => h.push(key),
                     })
                 };
-                if fixed {
-                    return view! { <span class=format!("legend-item s-{key}") data-series=key><span class="swatch"></span>{s.label}</span> }
-                        .into_any();
-                }
                 view! {
                     <button type="button" class=format!("legend-item s-{key}") data-series=key
                         aria-pressed=move || shown().to_string() title="Show or hide this series" on:click=toggle>
                         <span class="swatch"></span>{s.label}
                     </button>
                 }
-                .into_any()
             })
             .collect_view()
     };
@@ -203,8 +195,9 @@ pub fn Chart(
     view! {
         <figure class="chart" id=id>
             <figcaption>{caption}</figcaption>
-            <div class="legend" role="group" aria-label=if fixed { "Series" } else { "Series: press to show or hide" }>{legend}</div>
-            <svg viewBox=format!("0 0 {} {}", px(W), px(H)) role="img" aria-label=aria class="plot" on:mouseleave=move |_| tip.set(None)>
+            <div class="legend" role="group" aria-label="Series: press to show or hide">{legend}</div>
+            <svg viewBox=format!("0 0 {} {}", px(W), px(H)) role="img" aria-label=aria class="plot"
+                on:mouseleave=move |_| tip.set(None) on:focusout=move |_| tip.set(None)>
                 {axis}
                 <line class="axis" x1=px(LEFT) x2=px(W - RIGHT) y1=px(H - BOTTOM) y2=px(H - BOTTOM)></line>
                 <text class="axis-label" x=px(LEFT + plot_width() / 2.0) y=px(H - 4.0) text-anchor="middle">{x_label}</text>
@@ -237,10 +230,10 @@ fn scatter(series: Vec<Series>, scale: Scale, tip: RwSignal<Option<(f64, f64, St
                 .into_iter()
                 .map(|p| {
                     let (cx, cy) = (x(p.x), scale.y(p.y));
-                    let text = p.tip;
+                    let show = move || tip.set(Some((cx, cy, p.tip.clone())));
                     view! {
                         <circle class="point" cx=px(cx) cy=px(cy) r="3.5" tabindex="0"
-                            on:mouseenter=move |_| tip.set(Some((cx, cy, text.clone())))></circle>
+                            on:mouseenter={let show = show.clone(); move |_| show()} on:focus=move |_| show()></circle>
                     }
                 })
                 .collect_view();
@@ -287,10 +280,10 @@ fn bars(
                     let x = LEFT + group * p.x + group * 0.1 + bar * slot as f64;
                     let y = scale.y(p.y);
                     let height = (H - BOTTOM - y).max(0.0);
-                    let text = p.tip;
+                    let show = move || tip.set(Some((x, y, p.tip.clone())));
                     view! {
                         <rect class="bar" x=px(x) y=px(y) width=px(bar.max(1.0)) height=px(height) tabindex="0"
-                            on:mouseenter=move |_| tip.set(Some((x, y, text.clone())))></rect>
+                            on:mouseenter={let show = show.clone(); move |_| show()} on:focus=move |_| show()></rect>
                     }
                 })
                 .collect_view();

@@ -1,25 +1,20 @@
 //! The strategy lab: one skewed read/write workload under several caching strategies, measured side by side
 //! (hit ratio against its prediction, p99, MySQL reads, stale reads), with a TTL sweep to pick a TTL from.
 //!
-//! The form and the live progress are hydrated; a finished run's results (table, charts, sweep) and the list of
-//! runs are drawn by the server and sent as HTML. The browser never decodes a full report: that kept the front
-//! end within its size budget (the results' components, the report's deserializers and its float handling
-//! stayed out of the WASM). The price: the lab's charts are static (their tables carry every value).
+//! Server-rendered and hydrated like the other pages: the form, the live progress (server-sent events) and the
+//! finished run's results, whose charts answer hover and legend presses as Compare's do. The page is a lazy
+//! route, so the report's decoding and the charts load with the lab's own WASM chunk, not with every page.
 
 use leptos::prelude::*;
 
+use crate::charts::{format_count_tick, format_ms_tick, Chart, Kind, Point, Series};
 use crate::error::AppError;
-use crate::lab::{LabState, Strategy, MAX_CONCURRENCY, MAX_ITEMS, MAX_SECONDS};
+use crate::lab::{LabReport, LabState, Strategy, StrategyResult, DISAGREE_POINTS, MAX_CONCURRENCY, MAX_ITEMS, MAX_SECONDS};
 use crate::pages::ErrorPanel;
-#[cfg(feature = "ssr")]
-use crate::{
-    charts::{format_count_tick, format_ms_tick, Chart, Kind, Point, Series},
-    lab::{LabReport, StrategyResult, DISAGREE_POINTS},
-    stats::{format_us, one_decimal},
-};
+use crate::stats::{format_us, one_decimal};
 
-/// The form as typed: the server reads the numbers, so the WASM carries no float parser (nor the float
-/// formatting sending an `f64` would take), which kept the front end within its size budget.
+/// The form as typed: the server parses it, so a field that is not a number is refused by its label in the same
+/// answer as a value out of range.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct LabForm {
     pub strategies: Vec<Strategy>,
@@ -89,15 +84,15 @@ impl LabProgress {
     }
 }
 
-/// A view drawn to HTML on the server, under an owner of its own (its components keep signals).
-#[cfg(feature = "ssr")]
-fn html_of<V: leptos::tachys::view::RenderHtml>(view: impl FnOnce() -> V) -> String {
-    Owner::new().with(|| view().to_html())
+/// A finished run's report (when one was asked for) and the last runs.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct LabResults {
+    pub report: Option<LabReport>,
+    pub runs: Vec<LabReport>,
 }
 
-/// The results of run `id` (when given) and the list of the last runs, as HTML.
 #[server]
-pub async fn lab_html(id: Option<u64>) -> Result<Option<String>, AppError> {
+pub async fn get_lab_results(id: Option<u64>) -> Result<LabResults, AppError> {
     crate::error::answer(async {
         let state = crate::server::state::AppState::from_context()?;
         let report = match id {
@@ -106,12 +101,7 @@ pub async fn lab_html(id: Option<u64>) -> Result<Option<String>, AppError> {
             ),
             None => None,
         };
-        let runs = state.labs.list();
-        Ok(Some(html_of(move || view! {
-            {report.map(|report| view! { <LabRunView report/> })}
-            <h2>"Last runs"</h2>
-            <LabHistory runs/>
-        })))
+        Ok(LabResults { report, runs: state.labs.list() })
     })
     .await
 }
@@ -126,7 +116,6 @@ pub async fn cancel_lab(id: u64) -> Result<(), AppError> {
     Ok(())
 }
 
-#[cfg(feature = "ssr")]
 fn strategy_label(s: Strategy) -> &'static str {
     match s {
         Strategy::None => "none (MySQL only)",
@@ -190,10 +179,10 @@ pub fn LabPage() -> impl IntoView {
     let report = RwSignal::new(None::<LabProgress>);
     let message = RwSignal::new(None::<AppError>);
     let finished_runs = RwSignal::new(0u32);
-    // The finished run's results and the last runs, drawn by the server; again once a run ends.
+    // The finished run's results and the last runs; fetched again once a run ends.
     let results = Resource::new(
         move || (finished_runs.get(), report.with(|r| r.as_ref().filter(|r| r.finished()).map(|r| r.id))),
-        |(_, id)| lab_html(id),
+        |(_, id)| get_lab_results(id),
     );
     let running = move || report.with(|r| r.as_ref().is_some_and(|r| !r.finished()));
 
@@ -253,7 +242,12 @@ pub fn LabPage() -> impl IntoView {
         {move || report.get().filter(|r| !r.finished()).map(|r| view! { <Progress report=r/> })}
         <Transition fallback=|| view! { <p class="muted" id="lab-loading">"Loading…"</p> }>
             {move || results.get().map(|answer| match answer {
-                Ok(html) => view! { <div inner_html=html.unwrap_or_default()></div> }.into_any(),
+                Ok(LabResults { report, runs }) => view! {
+                    {report.map(|report| view! { <LabRunView report/> })}
+                    <h2>"Last runs"</h2>
+                    <LabHistory runs/>
+                }
+                .into_any(),
                 Err(e) => view! { <ErrorPanel error=e/> }.into_any(),
             })}
         </Transition>
@@ -277,17 +271,14 @@ fn Progress(report: LabProgress) -> impl IntoView {
     }
 }
 
-#[cfg(feature = "ssr")]
 fn pct(v: f64) -> String {
     format!("{} %", one_decimal(v * 100.0))
 }
 
-#[cfg(feature = "ssr")]
 fn pct_tick(v: f64) -> String {
     format!("{} %", v.round() as i64)
 }
 
-#[cfg(feature = "ssr")]
 /// One bar per strategy for `value` of each result.
 fn bars(results: &[&StrategyResult], key: &'static str, label: &str, value: impl Fn(&StrategyResult) -> Option<f64>, tip: impl Fn(f64) -> String) -> Series {
     Series {
@@ -301,12 +292,10 @@ fn bars(results: &[&StrategyResult], key: &'static str, label: &str, value: impl
     }
 }
 
-#[cfg(feature = "ssr")]
 fn name(r: &StrategyResult) -> &'static str {
     r.strategy.map(strategy_label).unwrap_or("?")
 }
 
-#[cfg(feature = "ssr")]
 #[component]
 fn LabRunView(report: LabReport) -> impl IntoView {
     let state = report.state.label().to_string();
@@ -364,20 +353,20 @@ fn LabRunView(report: LabReport) -> impl IntoView {
             {(!results.is_empty()).then(|| view! {
                 <LabTable results=results.iter().map(|r| (*r).clone()).collect() id="lab-results"/>
                 <Chart id="lab-hit-chart" caption="Hit ratio, measured and predicted" series=hit kind=Kind::Bars
-                    categories=categories.clone() log_y=false y_format=pct_tick x_label="strategy" fixed=true/>
+                    categories=categories.clone() log_y=false y_format=pct_tick x_label="strategy"/>
                 <Chart id="lab-p99-chart" caption="Read latency, p99 (log scale)" series=p99 kind=Kind::Bars
-                    categories=categories.clone() log_y=true y_format=format_ms_tick x_label="strategy" fixed=true/>
+                    categories=categories.clone() log_y=true y_format=format_ms_tick x_label="strategy"/>
                 <Chart id="lab-mysql-chart" caption="MySQL reads per second" series=mysql kind=Kind::Bars
-                    categories=categories.clone() log_y=false y_format=format_count_tick x_label="strategy" fixed=true/>
+                    categories=categories.clone() log_y=false y_format=format_count_tick x_label="strategy"/>
                 <Chart id="lab-stale-chart" caption="Stale reads (share of reads)" series=stale kind=Kind::Bars
-                    categories=categories log_y=false y_format=pct_tick x_label="strategy" fixed=true/>
+                    categories=categories log_y=false y_format=pct_tick x_label="strategy"/>
             })}
             {has_sweep.then(|| view! {
                 <h2>"TTL sweep"</h2>
                 <Chart id="lab-sweep-hit" caption="Hit ratio against TTL" series=sweep_hit kind=Kind::Scatter
-                    log_y=false y_format=pct_tick x_label="TTL (s)" fixed=true/>
+                    log_y=false y_format=pct_tick x_label="TTL (s)"/>
                 <Chart id="lab-sweep-stale" caption="Stale reads against TTL" series=sweep_stale kind=Kind::Scatter
-                    log_y=false y_format=pct_tick x_label="TTL (s)" fixed=true/>
+                    log_y=false y_format=pct_tick x_label="TTL (s)"/>
                 <LabTable results=swept id="lab-sweep"/>
             })}
             {finished.then(|| view! {
@@ -391,7 +380,6 @@ fn LabRunView(report: LabReport) -> impl IntoView {
     }
 }
 
-#[cfg(feature = "ssr")]
 /// The results table: the text alternative of the charts, and the result itself.
 #[component]
 fn LabTable(results: Vec<StrategyResult>, id: &'static str) -> impl IntoView {
@@ -422,7 +410,6 @@ fn LabTable(results: Vec<StrategyResult>, id: &'static str) -> impl IntoView {
     }
 }
 
-#[cfg(feature = "ssr")]
 #[component]
 fn LabHistory(runs: Vec<LabReport>) -> impl IntoView {
     if runs.is_empty() {
