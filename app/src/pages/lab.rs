@@ -261,13 +261,21 @@ fn Progress(report: LabProgress) -> impl IntoView {
     let state = report.state.clone();
     view! {
         <section class="bench-run" id="lab-run" data-state=state data-id=report.id>
-            <p>
-                <progress id="lab-progress" max=report.total value=report.done aria-label="strategy runs done"></progress>
-                " " <span id="lab-progress-text">{format!("{} / {} runs", report.done, report.total)}</span>
-                " · " <span id="lab-state">{report.state}</span>
-                " · " <span id="lab-phase">{report.phase}</span>
-            </p>
+            <ProgressLine done=report.done total=report.total state=report.state phase=report.phase/>
         </section>
+    }
+}
+
+/// Strategy runs done of all, the run's state and what it is doing: while it goes and once it has ended.
+#[component]
+fn ProgressLine(done: u64, total: u64, state: String, phase: String) -> impl IntoView {
+    view! {
+        <p>
+            <progress id="lab-progress" max=total value=done aria-label="strategy runs done"></progress>
+            " " <span id="lab-progress-text">{format!("{done} / {total} runs")}</span>
+            " · " <span id="lab-state">{state}</span>
+            " · " <span id="lab-phase">{phase}</span>
+        </p>
     }
 }
 
@@ -338,12 +346,7 @@ fn LabRunView(report: LabReport) -> impl IntoView {
     let finished = report.finished();
     view! {
         <section class="bench-run" id="lab-run" data-state=state_attr data-id=id>
-            <p>
-                <progress id="lab-progress" max=report.total value=report.done aria-label="strategy runs done"></progress>
-                " " <span id="lab-progress-text">{format!("{} / {} runs", report.done, report.total)}</span>
-                " · " <span id="lab-state">{state}</span>
-                " · " <span id="lab-phase">{report.phase.clone()}</span>
-            </p>
+            <ProgressLine done=report.done total=report.total state=state phase=report.phase.clone()/>
             {report.error.clone().map(|e| view! { <ErrorPanel error=AppError::Internal(e) id="lab-run-error"/> })}
             {(!off.is_empty()).then(|| view! {
                 <p class="banner warn" id="lab-prediction-off">
