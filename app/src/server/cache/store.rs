@@ -18,6 +18,9 @@ use crate::error::{AppError, AppResult};
 const SCHEMA_VERSION: &str = "v3";
 /// Budget for one cache command; past it the answer comes from MySQL instead.
 pub(crate) const CACHE_TIMEOUT: Duration = Duration::from_millis(500);
+/// Budget for one page of a SCAN delete. The scan stream can wait on a lost connection past the client's
+/// command timeout (a lab run's cleanup hung on a Redis killed under it), so each page gets its own limit.
+const SCAN_PAGE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Key = prefix, schema version, and a hash of the database the rows come from, the SQL and its parameters:
 /// two deployments sharing one Redis never serve each other's rows.
@@ -129,7 +132,11 @@ pub async fn delete_prefixed(client: &Client, prefix: &str) -> AppResult<u64> {
     } else {
         client.scan(pattern, Some(1000), None).boxed()
     };
-    while let Some(page) = pages.next().await {
+    loop {
+        let page = tokio::time::timeout(SCAN_PAGE_TIMEOUT, pages.next())
+            .await
+            .map_err(|_| AppError::CacheDown(format!("Redis SCAN gave no answer within {SCAN_PAGE_TIMEOUT:?}")))?;
+        let Some(page) = page else { break };
         let mut page = page.map_err(|e| AppError::CacheDown(format!("Redis SCAN failed: {}", e.details())))?;
         if let Some(keys) = page.take_results() {
             if !keys.is_empty() {
