@@ -2,8 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { openHydrated, withBrowser } from './browser.mjs';
 
-// Every page but Home is a lazy route (app/src/app.rs): each page's code is a WASM chunk of its own. What a page fetched is read from the browser's resource timing, so these tests see what a user's
-// browser downloads, not what the build claims.
+// Every page but Home is a lazy route (app/src/app.rs): each page's code is a WASM chunk of its own. What a page
+// fetched is read from the browser's resource timing, so these tests see what a user's browser downloads, not
+// what the build claims.
 const LAZY = {
   mysql: '#run-query', cache: '#run-query', delete: '#delete-cache', sql: '#run-sql', compare: '#run-sample',
   bench: '#bench-start', lab: '#lab-start',

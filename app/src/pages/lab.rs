@@ -9,7 +9,7 @@ use leptos::prelude::*;
 
 use crate::charts::{format_count_tick, format_ms_tick, Chart, Kind, Point, Series};
 use crate::error::AppError;
-use crate::lab::{LabReport, LabState, Strategy, StrategyResult, DISAGREE_POINTS, MAX_CONCURRENCY, MAX_ITEMS, MAX_SECONDS};
+use crate::lab::{LabReport, Strategy, StrategyResult, DISAGREE_POINTS, MAX_CONCURRENCY, MAX_ITEMS, MAX_SECONDS};
 use crate::pages::ErrorPanel;
 use crate::stats::{format_us, one_decimal};
 
@@ -63,24 +63,6 @@ impl LabForm {
             refresh_fraction: 0.2,
             seed: parse(&self.seed, "seed")?,
         })
-    }
-}
-
-/// What the page follows of a run while it goes: the progress fields of the report the event stream sends
-/// (serde skips the rest).
-#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
-pub struct LabProgress {
-    pub id: u64,
-    /// As the API writes it (`running`, `done`, …): a string, so the WASM needs no decoder of its own for it.
-    pub state: String,
-    pub done: u64,
-    pub total: u64,
-    pub phase: String,
-}
-
-impl LabProgress {
-    pub fn finished(&self) -> bool {
-        self.state != LabState::Running.label()
     }
 }
 
@@ -176,7 +158,7 @@ lazy_page!(LabRoute, LabPage);
 #[component]
 pub fn LabPage() -> impl IntoView {
     let form = Form::new();
-    let report = RwSignal::new(None::<LabProgress>);
+    let report = RwSignal::new(None::<LabReport>);
     let message = RwSignal::new(None::<AppError>);
     let finished_runs = RwSignal::new(0u32);
     // The finished run's results and the last runs; fetched again once a run ends.
@@ -192,7 +174,7 @@ pub fn LabPage() -> impl IntoView {
         message.set(None);
         leptos::task::spawn_local(async move {
             match start_lab(typed).await {
-                Ok(id) => crate::event_stream::mirror_run(&format!("/api/lab/{id}/events"), report, finished_runs, message, LabProgress::finished),
+                Ok(id) => crate::event_stream::mirror_run(&format!("/api/lab/{id}/events"), report, finished_runs, message, LabReport::finished),
                 Err(e) => message.set(Some(e)),
             }
         });
@@ -254,14 +236,13 @@ pub fn LabPage() -> impl IntoView {
     }
 }
 
-
 /// A run going on: how far it is.
 #[component]
-fn Progress(report: LabProgress) -> impl IntoView {
-    let state = report.state.clone();
+fn Progress(report: LabReport) -> impl IntoView {
+    let state = report.state.label();
     view! {
         <section class="bench-run" id="lab-run" data-state=state data-id=report.id>
-            <ProgressLine done=report.done total=report.total state=report.state phase=report.phase/>
+            <ProgressLine done=report.done total=report.total state=state.to_string() phase=report.phase/>
         </section>
     }
 }
