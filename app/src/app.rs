@@ -41,6 +41,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    let signed_in = signed_in();
 
     view! {
         <Stylesheet id="leptos" href="/pkg/cachelens.css"/>
@@ -58,6 +59,12 @@ pub fn App() -> impl IntoView {
                     <A href="/bench">"Benchmark"</A>
                     <A href="/lab">"Lab"</A>
                 </nav>
+                // A plain form: signing out works before (and without) the WASM, and the server ends the session.
+                <Show when=move || signed_in>
+                    <form class="sign-out" method="post" action="/logout">
+                        <button type="submit" id="sign-out">"Sign out"</button>
+                    </form>
+                </Show>
             </header>
             // `crate::hydrate` sets this to "true" once the whole page, a lazy route's chunk included, has been
             // taken over; browser tests wait for it before they click.
@@ -75,5 +82,24 @@ pub fn App() -> impl IntoView {
                 </Routes>
             </main>
         </Router>
+    }
+}
+
+/// Whether this page is shown to someone signed in with the access token (a server without one has nobody
+/// to sign out). The server knows from the request; the browser reads what the server rendered, so hydration
+/// sees the same nav.
+fn signed_in() -> bool {
+    #[cfg(feature = "ssr")]
+    {
+        let state = use_context::<crate::server::state::AppState>();
+        let parts = use_context::<axum::http::request::Parts>();
+        matches!((state, parts), (Some(s), Some(p)) if s.access.required() && s.access.allows(&p.headers))
+    }
+    #[cfg(not(feature = "ssr"))]
+    {
+        #[cfg(feature = "hydrate")]
+        return document().get_element_by_id("sign-out").is_some();
+        #[cfg(not(feature = "hydrate"))]
+        false
     }
 }

@@ -19,6 +19,9 @@ pub enum AppError {
     /// A request this server refuses whoever sends it (one from another site).
     #[error("{0}")]
     Forbidden(String),
+    /// A request for a host this server does not answer for (a loopback-only server asked by another name).
+    #[error("{0}")]
+    Misdirected(String),
     #[error("{0}")]
     NotFound(String),
     /// The request collides with work in progress (another benchmark run).
@@ -27,6 +30,9 @@ pub enum AppError {
     /// A request body over the limit the server takes.
     #[error("{0}")]
     TooLarge(String),
+    /// Too many failed attempts from one client: wait, then try again.
+    #[error("{0}")]
+    TooManyRequests(String),
     /// A body in a format the endpoint does not take.
     #[error("{0}")]
     UnsupportedMediaType(String),
@@ -56,6 +62,8 @@ impl AppError {
             Self::Conflict(_) => 409,
             Self::TooLarge(_) => 413,
             Self::UnsupportedMediaType(_) => 415,
+            Self::Misdirected(_) => 421,
+            Self::TooManyRequests(_) => 429,
             Self::Internal(_) => 500,
             Self::DatabaseDown(_) | Self::DatabaseLoginRefused(_) | Self::CacheDown(_) => 503,
         }
@@ -187,6 +195,8 @@ mod tests {
             (AppError::Unauthorized("who".into()), 401),
             (AppError::Forbidden("no".into()), 403),
             (AppError::UnsupportedMediaType("json".into()), 415),
+            (AppError::Misdirected("host".into()), 421),
+            (AppError::TooManyRequests("wait".into()), 429),
             (AppError::DatabaseDown("down".into()), 503),
             (AppError::CacheDown("down".into()), 503),
             (AppError::Internal("oops".into()), 500),

@@ -84,7 +84,7 @@ class Checker:
             self.check_value(value, f"outputs.{name}")
         self.check_providers_pinned()
         self.check_cache_engine("Pulumi.yaml defaults", {})
-        for stack_file in sorted(f for f in os.listdir(self.project) if re.match(r"Pulumi\.[\w-]+\.yaml$", f)):
+        for stack_file in self.stack_files():
             self.check_stack(stack_file)
         self.check_security()
         return self.errors
@@ -155,6 +155,9 @@ class Checker:
         pinned = (resource.get("options") or {}).get("version")
         if pinned != version:
             self.error(where, f"pin the {package} provider at {version} (options.version), the version the checks know; found {pinned!r}")
+        # An explicit provider reads no stack config: without `region` it deploys wherever the environment says.
+        if package == "aws" and "region" not in (resource.get("properties") or {}):
+            self.error(where, "an explicit aws provider reads no stack config: pass properties.region: ${aws:region}")
         for key, value in (resource.get("properties") or {}).items():
             if key not in self.facts["provider_config"].get(package, []):
                 self.error(f"{where}.properties", f"{key} is not a setting of the {package} provider{suggest(key, self.facts['provider_config'].get(package, []))}")
@@ -306,6 +309,10 @@ class Checker:
         self.check_value(args, where)
 
     def check_reference(self, expr, where):
+        namespaced = re.fullmatch(r"([\w-]+):([\w-]+)", expr.strip())
+        if namespaced:
+            self.check_namespaced_config(namespaced.group(1), namespaced.group(2), where)
+            return
         m = REF_PATH.match(expr.strip())
         if not m or not m.group(1):
             self.error(where, f"cannot read reference ${{{expr}}}")
@@ -331,6 +338,25 @@ class Checker:
             names = list(self.resources) + list(self.variables) + list(self.config)
             self.error(where, f"${{{expr}}}: no resource, variable or config named {root}{suggest(root, names)}")
 
+    def stack_files(self):
+        return sorted(f for f in os.listdir(self.project) if re.match(r"Pulumi\.[\w-]+\.yaml$", f))
+
+    def check_namespaced_config(self, namespace, name, where):
+        """`${aws:region}` reads the stack's provider setting: it must be one, and every stack file must set it
+        (Pulumi YAML has no default for it, so `up` would stop)."""
+        settings = self.facts["provider_config"].get(namespace)
+        if settings is None:
+            self.error(where, f"${{{namespace}:{name}}}: {namespace} is not a provider whose settings a program can read")
+            return
+        if name not in settings:
+            self.error(where, f"${{{namespace}:{name}}}: not a pulumi-{namespace} provider setting{suggest(name, settings)}")
+            return
+        for stack_file in self.stack_files():
+            with open(os.path.join(self.project, stack_file), encoding="utf-8") as f:
+                stack = (yaml.safe_load(f) or {}).get("config") or {}
+            if f"{namespace}:{name}" not in stack:
+                self.error(where, f"${{{namespace}:{name}}} is not set in {stack_file}: `pulumi config set {namespace}:{name} …`")
+
     # --- security promises
     def resolved(self, value):
         """A value with `${config}` replaced by the config default, for the security checks."""
@@ -340,7 +366,27 @@ class Checker:
                 return self.config[m.group(1)].get("default")
         return value
 
+    def check_secure_transport(self, where, group_ref):
+        """RDS MySQL 8.4 takes plain-text logins unless its parameter group sets require_secure_transport."""
+        m = re.fullmatch(r"\$\{(\w+)\.name\}", str(group_ref))
+        group = self.resources.get(m.group(1)) if m else None
+        if not group or group.get("type") != "aws:rds/parameterGroup:ParameterGroup":
+            self.error(where, "give RDS a parameter group of the stack's own (parameterGroupName: ${…name}) with require_secure_transport 1")
+            return
+        params = {p.get("name"): str(p.get("value")) for p in (group.get("properties") or {}).get("parameters") or []}
+        if params.get("require_secure_transport") not in ("1", "ON", "on"):
+            self.error(where, "its parameter group must set require_secure_transport to 1: RDS otherwise accepts plain-text logins")
+
+    def check_zones(self):
+        """us-east-1's use1-az3 offers no t3 instances: the zone lookup must leave it out, by id."""
+        for name, value in self.variables.items():
+            invoke = (value or {}).get("fn::invoke") if isinstance(value, dict) else None
+            if invoke and invoke.get("function") == "aws:index/getAvailabilityZones:getAvailabilityZones":
+                if "use1-az3" not in ((invoke.get("arguments") or {}).get("excludeZoneIds") or []):
+                    self.error(f"variables.{name}", "exclude use1-az3 (excludeZoneIds): it offers no t3 instances")
+
     def check_security(self):
+        self.check_zones()
         # Who may reach the dashboard is the user's to say: a default would open it to everyone who forgot.
         if (self.config.get("allowedCidr") or {}).get("default") in ("0.0.0.0/0", "::/0"):
             self.error("security: config.allowedCidr", "no world-open default: leave it unset so `pulumi up` asks")
@@ -363,6 +409,8 @@ class Checker:
                         self.error(where, f"opens {service} (port {port}) to the internet"
                                    + ("; admit CloudFront's origin-facing prefix list only" if port == app_port else ""))
             elif token == "aws:ec2/securityGroup:SecurityGroup":
+                if name in ("dbSecurityGroup", "cacheSecurityGroup") and props.get("egress") != []:
+                    self.error(where, "the data stores start no connections: egress: [] (replies pass a stateful group anyway)")
                 for i, rule in enumerate(props.get("ingress") or []):
                     low, high = self.resolved(rule.get("fromPort")), self.resolved(rule.get("toPort"))
                     if not isinstance(low, int) or not isinstance(high, int):
@@ -376,7 +424,25 @@ class Checker:
                             self.error(where, f"ingress[{i}] opens SSH (port 22); use SSM Session Manager")
                         elif any(c in ("0.0.0.0/0", "::/0") for c in cidrs):
                             self.error(where, f"ingress[{i}] opens {service} (port {port}) to the internet")
+            elif token == "aws:iam/rolePolicyAttachment:RolePolicyAttachment":
+                if "AmazonSSMManagedInstanceCore" in str(props.get("policyArn")):
+                    self.error(where, "AmazonSSMManagedInstanceCore also reads every Parameter Store value in the account: "
+                                      "grant only Session Manager's actions (ssm:UpdateInstanceInformation, ssmmessages:*, ec2messages:*)")
+            elif token == "aws:iam/rolePolicy:RolePolicy":
+                policy = (props.get("policy") or {}).get("fn::toJSON") or {}
+                for statement in policy.get("Statement") or []:
+                    actions = statement.get("Action") or []
+                    for action in [actions] if isinstance(actions, str) else actions:
+                        if action in ("*", "ssm:*") or str(action).startswith("ssm:GetParameter"):
+                            self.error(where, f"{statement.get('Sid')}: {action} reads Parameter Store values the server has no use for")
+            elif token == "aws:cloudfront/distribution:Distribution":
+                for i, origin in enumerate(props.get("origins") or []):
+                    names = [str(h.get("name")).lower() for h in origin.get("customHeaders") or []]
+                    if "x-origin-verify" not in names:
+                        self.error(where, f"origins[{i}] sends no X-Origin-Verify header: any CloudFront distribution could reach the instance")
             elif token == "aws:ec2/instance:Instance":
+                if "CACHELENS_ORIGIN_SECRET_SECRET" not in json.dumps(props.get("userData")):
+                    self.error(where, "the user data passes no CACHELENS_ORIGIN_SECRET_SECRET: the app would admit requests from any distribution")
                 if (props.get("metadataOptions") or {}).get("httpTokens") != "required":
                     self.error(where, "IMDSv2 must be required (metadataOptions.httpTokens: required)")
                 if "keyName" in props:
@@ -388,6 +454,7 @@ class Checker:
                     self.error(where, "RDS storage must be encrypted (storageEncrypted: true)")
                 if props.get("publiclyAccessible") is True:
                     self.error(where, "RDS must not be publicly accessible")
+                self.check_secure_transport(where, props.get("parameterGroupName"))
             elif token == "aws:elasticache/replicationGroup:ReplicationGroup":
                 if props.get("transitEncryptionEnabled") is not True:
                     self.error(where, "the cache needs TLS in transit (transitEncryptionEnabled: true)")

@@ -33,6 +33,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REF = re.compile(r"\$\{([^}]*)\}")
 PATH_PART = re.compile(r"\.([A-Za-z_][\w-]*)|\[(\d+)\]|\[\"([^\"]+)\"\]")
 ACCOUNT = "123456789012"
+# The services whose actions Session Manager's agent needs, on no resource narrower than "*".
+SESSION_MANAGER_SERVICES = {"ssmmessages", "ec2messages"}
 REGION = "us-east-1"
 
 
@@ -114,6 +116,9 @@ class Program:
                     namespace, _, name = key.partition(":")
                     if namespace == self.doc["name"]:
                         self.config[name] = value
+                    else:
+                        # A provider's setting, read as `${aws:region}`.
+                        self.config[key] = value
         missing = [k for k, v in self.config.items() if v is None]
         if missing:
             raise ProgramError(f"config without a value: {', '.join(missing)}")
@@ -202,6 +207,10 @@ class Program:
         return result.apply(self.guarded(f"{where}.return", lambda r: attribute(r, field)))
 
     def reference(self, expr, where):
+        if re.fullmatch(r"[\w-]+:[\w-]+", expr.strip()):
+            if expr.strip() not in self.config:
+                raise ProgramError(f"{where}: ${{{expr}}} is not set in the stack's config")
+            return self.config[expr.strip()]
         m = re.match(r"^([A-Za-z_][\w-]*)", expr.strip())
         if not m:
             raise ProgramError(f"{where}: cannot read ${{{expr}}}")
@@ -372,15 +381,21 @@ def check_rendered(rendered, errors):
                     errors.append(f"user data line {i}: {m.group(1)} is empty")
             if "${" in line and not line.lstrip().startswith("#") and "export " in line:
                 errors.append(f"user data line {i}: unresolved {line}")
-    policy = rendered.get("policy")
-    if not policy:
+    if not rendered.get("policy"):
         errors.append("webAccess: no IAM policy was rendered")
-    else:
-        doc = json.loads(policy)
-        for statement in doc["Statement"]:
-            for resource in statement["Resource"]:
-                if not str(resource).startswith("arn:"):
-                    errors.append(f"IAM policy {statement.get('Sid')}: {resource!r} is not an ARN")
+    for name, policy in (rendered.get("policies") or {}).items():
+        for statement in json.loads(policy)["Statement"]:
+            actions = [statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"]
+            resources = [statement["Resource"]] if isinstance(statement["Resource"], str) else statement["Resource"]
+            for resource in resources:
+                # Session Manager's agent actions take no narrower resource; every other grant names its ARNs.
+                agent_only = all(a.split(":")[0] in SESSION_MANAGER_SERVICES or a == "ssm:UpdateInstanceInformation" for a in actions)
+                if not str(resource).startswith("arn:") and not (resource == "*" and agent_only):
+                    errors.append(f"IAM policy {name} {statement.get('Sid')}: {resource!r} is not an ARN")
+    region = (rendered.get("awsProvider") or {}).get("region")
+    if region != rendered.get("stackRegion"):
+        errors.append(f"awsProvider: region {region!r}, not the stack's aws:region {rendered.get('stackRegion')!r}: "
+                      "an explicit provider reads no stack config, so pass region: ${aws:region}")
 
 
 def check(project, stack="dev"):
@@ -394,7 +409,11 @@ def check(project, stack="dev"):
             if args.typ == "aws:ec2/instance:Instance":
                 rendered["userData"] = args.inputs.get("userData")
             if args.typ == "aws:iam/rolePolicy:RolePolicy":
-                rendered["policy"] = args.inputs.get("policy")
+                rendered.setdefault("policies", {})[args.name] = args.inputs.get("policy")
+                if args.name == "webAccess":
+                    rendered["policy"] = args.inputs.get("policy")
+            if args.typ == "pulumi:providers:aws":
+                rendered["awsProvider"] = dict(args.inputs)
             return [f"{args.name}-id", mock_outputs(args.typ, args.name, dict(args.inputs))]
 
         def call(self, args):
@@ -402,6 +421,7 @@ def check(project, stack="dev"):
 
     pulumi.runtime.set_mocks(Mocks(), project="cachelens", stack=stack, preview=False)
     program = Program(project, stack, pulumi)
+    rendered["stackRegion"] = program.config.get("aws:region")
     errors = []
 
     @pulumi.runtime.test

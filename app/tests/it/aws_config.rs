@@ -307,3 +307,54 @@ async fn a_rotated_secret_is_picked_up_without_a_restart() {
     assert!(!health.to_string().contains("pass-"), "no password in /healthz");
     as_root(&format!("DROP USER IF EXISTS '{user}'@'127.0.0.1'"));
 }
+
+/// The access token's secret is read again on the database secret's timer; a changed token ends every session
+/// signed in with the old one, and only the new token opens the dashboard.
+#[tokio::test]
+async fn a_changed_access_token_ends_the_old_sessions() {
+    let (secret, _) = create_secret("first-access-token-0123").await;
+    let listen = format!("127.0.0.1:{}", free_port());
+    let (db, redis) = (database_url(), redis_url());
+    let mut server = cachelens(&[
+        "serve", "--addr", &listen, "--database-url", &db, "--redis-url", &redis, "--access-token-secret", &secret,
+        "--db-secret-refresh", "1",
+    ])
+    .spawn()
+    .unwrap();
+    let base = format!("http://{listen}");
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let outcome = async {
+        let up = eventually(Duration::from_secs(20), || async { http().get(format!("{base}/healthz")).send().await.is_ok() });
+        assert!(up.await, "server did not start");
+        let signed_in = client.post(format!("{base}/login")).form(&[("token", "first-access-token-0123")]).send().await.unwrap();
+        assert_eq!(signed_in.status().as_u16(), 303);
+        let session = signed_in.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
+        let page = |cookie: String| {
+            let client = client.clone();
+            let url = format!("{base}/compare");
+            async move { client.get(url).header("cookie", cookie).send().await.unwrap().status().as_u16() }
+        };
+        let before = page(session.clone()).await;
+        aws_sdk_secretsmanager::Client::new(&sdk().await)
+            .put_secret_value()
+            .secret_id(&secret)
+            .secret_string("second-access-token-4567")
+            .send()
+            .await
+            .unwrap();
+        let ended = eventually(Duration::from_secs(15), || {
+            let page = page(session.clone());
+            async move { page.await == 303 }
+        })
+        .await;
+        let api = |token: &'static str| {
+            let client = client.clone();
+            let url = format!("{base}/metrics");
+            async move { client.get(url).bearer_auth(token).send().await.unwrap().status().as_u16() }
+        };
+        (before, ended, api("second-access-token-4567").await, api("first-access-token-0123").await)
+    }
+    .await;
+    let _ = server.kill();
+    assert_eq!(outcome, (200, true, 200, 401), "(before, old session ended, new token, old token)");
+}

@@ -105,6 +105,17 @@ async fn bad_requests_get_a_reason_and_a_runaway_statement_is_stopped() {
     // The connection went back to the pool clean: the next statement runs normally.
     let (status, body) = post_sql(&base, serde_json::json!({ "sql": "select count(*) as n from articles", "cache": false })).await;
     assert_eq!((status, body["rows"][0]["n"].as_i64()), (200, Some(300)), "{body}");
+
+    // Within the row cap but 20 MB of data: refused with the cap named, and the connection is clean after.
+    let (status, body) =
+        post_sql(&base, serde_json::json!({ "sql": "select repeat('x', 200000) as big from articles limit 100", "cache": false })).await;
+    assert_eq!(status, 400, "{}", &body.to_string()[..200.min(body.to_string().len())]);
+    let error = body["error"].as_str().unwrap();
+    assert!(error.contains("larger than 8 MiB") && error.contains("rows read so far"), "{error}");
+    let (status, body) = post_sql(&base, serde_json::json!({ "sql": "select repeat('x', 200000) as big from articles limit 30", "cache": false })).await;
+    assert_eq!((status, body["rows"].as_array().map(Vec::len)), (200, Some(30)), "6 MB is within the cap");
+    let (status, body) = post_sql(&base, serde_json::json!({ "sql": "select count(*) as n from articles", "cache": false })).await;
+    assert_eq!((status, body["rows"][0]["n"].as_i64()), (200, Some(300)), "{body}");
 }
 
 #[tokio::test]

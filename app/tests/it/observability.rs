@@ -64,6 +64,9 @@ async fn readyz_follows_mysql_and_ignores_redis() {
 async fn pages_carry_security_headers_and_big_bodies_are_refused() {
     let base = spawn_app(&database_url(), &redis_url(), "cachelens-t-headers").await;
     let response = http().get(format!("{base}/")).send().await.unwrap();
+    // Not `no-referrer`: with it Chromium sends `Origin: null` on the page's own posts, which the same-site check
+    // must refuse (the browser sign-in test shows the whole flow).
+    assert_eq!(response.headers()["referrer-policy"], "same-origin");
     let headers = response.headers();
     let csp = headers["content-security-policy"].to_str().unwrap().to_string();
     assert!(csp.starts_with("default-src 'self'"), "{csp}");

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use cachelens::server::config::{Origin, Resolved, Setting, DEFAULT_DB_POOL, DEFAULT_REDIS_POOL, DEFAULT_TTL_S, DEFAULT_SECRET_REFRESH_S};
 use leptos::prelude::LeptosOptions;
+pub use cachelens::server::http::AccessPolicy;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -251,13 +252,18 @@ pub async fn spawn_app_guarded(settings: Resolved, token: &str) -> String {
 }
 
 async fn spawn_app_full(settings: Resolved, site_root: &str, token: Option<String>) -> String {
+    spawn_app_policy(settings, site_root, |port| AccessPolicy { loopback_port: token.is_none().then_some(port), token, origin_secret: None }).await
+}
+
+/// The app served on a loopback port of its own, admitting requests by the policy `policy(port)` makes.
+pub async fn spawn_app_policy(settings: Resolved, site_root: &str, policy: impl FnOnce(u16) -> AccessPolicy) -> String {
     let mut state = cachelens::server::startup::connect(&settings).await.expect("valid connection settings");
-    state.set_access_token(token);
-    let options = LeptosOptions::builder().output_name("cachelens").site_root(site_root).build();
-    let app = cachelens::server::http::router(state, options);
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    state.set_access(policy(addr.port()));
+    let options = LeptosOptions::builder().output_name("cachelens").site_root(site_root).build();
+    let app = cachelens::server::http::router(state, options);
+    tokio::spawn(async move { axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await.unwrap() });
     format!("http://{addr}")
 }
 

@@ -326,6 +326,13 @@ pub struct ServeArgs {
     /// Secrets Manager secret holding the access token (plain, or JSON with `token`/`password`).
     #[arg(long, env = "CACHELENS_ACCESS_TOKEN_SECRET", conflicts_with = "access_token")]
     pub access_token_secret: Option<String>,
+    /// Answer only requests that carry this value in the X-Origin-Verify header (the stack's CloudFront adds
+    /// it), so nobody reaches the instance around the distribution. Loopback peers are exempt.
+    #[arg(long, env = "CACHELENS_ORIGIN_SECRET", hide_env_values = true)]
+    pub origin_secret: Option<String>,
+    /// Secrets Manager secret holding the origin secret (plain, or JSON with `token`/`password`).
+    #[arg(long, env = "CACHELENS_ORIGIN_SECRET_SECRET", conflicts_with = "origin_secret")]
+    pub origin_secret_secret: Option<String>,
     /// Serve a non-loopback address without an access token (behind your own authentication, say).
     #[arg(long, env = "CACHELENS_ALLOW_ANONYMOUS")]
     pub allow_anonymous: bool,

@@ -11,7 +11,7 @@ mod csp;
 
 use axum::{
     extract::{Request, State},
-    http::{header, HeaderValue, StatusCode},
+    http::{header, HeaderMap, HeaderValue, StatusCode},
     middleware::Next,
     response::{IntoResponse, Response},
     routing::get,
@@ -25,6 +25,8 @@ use leptos_axum::{generate_route_list, LeptosRoutes};
 use crate::app::{shell, App};
 use crate::error::{AppError, AppResult};
 use crate::server::config::{Resolved, ServeArgs};
+/// How `serve` admits requests; also what tests serve the router with.
+pub use crate::server::state::access::AccessPolicy;
 use crate::server::state::AppState;
 
 pub async fn serve(args: ServeArgs, resolved: Resolved) -> AppResult<()> {
@@ -35,8 +37,12 @@ pub async fn serve(args: ServeArgs, resolved: Resolved) -> AppResult<()> {
             args.addr
         )));
     }
+    let origin_secret = match (&args.origin_secret, &args.origin_secret_secret) {
+        (Some(given), _) => Some(given.clone()),
+        (None, Some(secret)) => Some(read_secret_token(&resolved, secret).await?),
+        (None, None) => None,
+    };
     let mut state = crate::server::startup::connect(&resolved).await?;
-    state.set_access_token(token);
     let options = leptos_options(&args)?;
 
     use axum::serve::ListenerExt;
@@ -44,15 +50,41 @@ pub async fn serve(args: ServeArgs, resolved: Resolved) -> AppResult<()> {
     // later ones back by about 40 ms.
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
-        .map_err(|e| format!("cannot listen on {}: {e}", args.addr))?
-        .tap_io(|tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
-    tracing::info!("cachelens listening on http://{}", args.addr);
-    axum::serve(listener, router(state, options))
+        .map_err(|e| AppError::Invalid(format!("cannot listen on {}: {e}", args.addr)))?;
+    let bound = listener.local_addr().map_err(|e| AppError::Internal(format!("the listening address: {e}")))?;
+    // Without a token the Host rule keeps DNS-rebinding pages out; --allow-anonymous is the user's own front.
+    let loopback_port = (token.is_none() && !args.allow_anonymous).then_some(bound.port());
+    state.set_access(AccessPolicy { token: token.clone(), origin_secret, loopback_port });
+    if let (Some(secret), true) = (&args.access_token_secret, resolved.db_secret_refresh_s > 0) {
+        let period = std::time::Duration::from_secs(resolved.db_secret_refresh_s);
+        tokio::spawn(reread_token_every(period, secret.clone(), resolved.clone(), state.clone()));
+    }
+    tracing::info!("cachelens listening on http://{bound}");
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    axum::serve(listener, router(state, options).into_make_service_with_connect_info::<std::net::SocketAddr>())
         .with_graceful_shutdown(shutdown_signal())
         .await
         .map_err(|e| AppError::Internal(format!("server stopped: {e}")))
+}
+
+/// The token's secret, read again on the database secret's timer: a changed token ends every session signed
+/// in with the old one. A failed read keeps the token in force and is tried again at the next tick.
+async fn reread_token_every(period: std::time::Duration, secret: String, resolved: Resolved, state: AppState) {
+    let mut tick = tokio::time::interval(period);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        match read_secret_token(&resolved, &secret).await.and_then(|t| AccessPolicy::checked_token(&t, &secret)) {
+            Ok(token) => {
+                if state.access.replace_token(token) {
+                    tracing::info!(secret = %secret, "the access token changed in its secret: every session signed in with the old one ended");
+                }
+            }
+            Err(e) => tracing::warn!(secret = %secret, "re-reading the access token failed (the current one stays): {e}"),
+        }
+    }
 }
 
 pub fn router(state: AppState, options: LeptosOptions) -> Router {
@@ -95,7 +127,9 @@ pub fn router(state: AppState, options: LeptosOptions) -> Router {
         .layer(axum::middleware::from_fn(json_api_rejections))
         .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
         .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
-        .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
+        // A page's own requests keep their Origin, which the same-site check reads (with `no-referrer` Chromium
+        // sends `Origin: null` and every sign-in was refused); other sites learn nothing of where a link was.
+        .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("same-origin")))
         .layer(SetResponseHeaderLayer::if_not_present(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(csp::CSP)))
 }
 
@@ -148,10 +182,28 @@ async fn count_responses(State(state): State<AppState>, request: Request, next: 
 }
 
 /// Ready when MySQL answers: without Redis cachelens still serves, without MySQL it cannot.
-async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<serde_json::Value>) {
+async fn readyz(State(state): State<AppState>, headers: HeaderMap) -> (StatusCode, Json<serde_json::Value>) {
     let (mysql, redis) = state.probe().await;
     let code = if mysql.up { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    (code, Json(serde_json::json!({ "ready": mysql.up, "mysql": mysql, "redis": redis })))
+    let answer = serde_json::json!({ "ready": mysql.up, "mysql": mysql, "redis": redis });
+    (code, Json(for_caller(&state, &headers, answer)))
+}
+
+/// The health answers in full (error texts, round trips, the secret's id and age) for a signed-in caller or a
+/// server without a token; anyone else learns only up or down per service.
+fn for_caller(state: &AppState, headers: &HeaderMap, mut answer: serde_json::Value) -> serde_json::Value {
+    if state.access.allows(headers) {
+        return answer;
+    }
+    if let Some(fields) = answer.as_object_mut() {
+        fields.retain(|k, _| k != "db_secret");
+        for service in ["mysql", "redis"] {
+            if let Some(probe) = fields.get_mut(service) {
+                *probe = serde_json::json!({ "up": probe["up"] });
+            }
+        }
+    }
+    answer
 }
 
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
@@ -161,7 +213,7 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
 
 /// Liveness plus what each backing service says; 200 whenever the process can answer, because a dead Redis
 /// or MySQL is something the app degrades around, not a reason to restart it.
-async fn healthz(State(state): State<AppState>) -> Json<serde_json::Value> {
+async fn healthz(State(state): State<AppState>, headers: HeaderMap) -> Json<serde_json::Value> {
     let (mysql, redis) = state.probe().await;
     let mut answer = serde_json::json!({ "status": "ok", "mysql": mysql, "redis": redis });
     if let Some(watch) = &state.db_secret {
@@ -170,18 +222,24 @@ async fn healthz(State(state): State<AppState>) -> Json<serde_json::Value> {
         let age_s = read_at.elapsed().map(|d| d.as_secs()).unwrap_or_default();
         answer["db_secret"] = serde_json::json!({ "id": watch.secret_id(), "read_at_unix_s": unix_s, "age_s": age_s });
     }
-    Json(answer)
+    Json(for_caller(&state, &headers, answer))
 }
 
-/// The access token: given, or read from its Secrets Manager secret (the deployment's).
+/// The access token: given, or read from its Secrets Manager secret (the deployment's); too short a one is
+/// refused.
 async fn access_token(args: &ServeArgs, resolved: &Resolved) -> AppResult<Option<String>> {
-    if let Some(token) = args.access_token.clone().filter(|t| !t.is_empty()) {
-        return Ok(Some(token));
+    if let Some(token) = args.access_token.as_deref().filter(|t| !t.is_empty()) {
+        return AccessPolicy::checked_token(token, "--access-token").map(Some);
     }
     let Some(secret) = &args.access_token_secret else { return Ok(None) };
+    let token = read_secret_token(resolved, secret).await?;
+    AccessPolicy::checked_token(&token, &format!("secret {secret}")).map(Some)
+}
+
+async fn read_secret_token(resolved: &Resolved, secret: &str) -> AppResult<String> {
     let sdk = crate::server::config::aws::load_sdk_config(resolved.region.as_ref().map(|r| r.value.clone())).await?;
     let text = crate::server::config::aws::secret_string(&sdk, secret).await?;
-    Ok(Some(crate::server::config::aws::parse_token_secret(secret, &text)?))
+    crate::server::config::aws::parse_token_secret(secret, &text)
 }
 
 /// Under `cargo leptos watch` the LEPTOS_* variables describe the build; run alone, the binary uses its flags.

@@ -21,6 +21,9 @@ pub const STATEMENT_TIME_LIMIT: Duration = Duration::from_secs(crate::model::CUS
 /// cachelens gives up on the connection a little later, in case the server's own limit did not fire.
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(8);
 
+/// A custom result's JSON may reach this size; a larger one is refused with the size named.
+pub const MAX_RESULT_BYTES: usize = 8 << 20;
+
 /// One row as a JSON object whose keys keep the statement's column order.
 type JsonRow = IndexMap<String, Value>;
 
@@ -51,22 +54,43 @@ async fn fetch_inner(pool: sqlx::MySqlPool, is_mariadb: &OnceLock<bool>, sql: &s
         // afterwards so the pooled connection goes back as it came.
         sqlx::query(&format!("SET SESSION {limit_var} = {limit_value}")).execute(&mut *conn).await?;
         sqlx::query("START TRANSACTION READ ONLY").execute(&mut *conn).await?;
-        let rows = sqlx::query(sql).persistent(false).fetch_all(&mut *conn).await;
+        let rows = read_capped(sqlx::query(sql).persistent(false).fetch(&mut *conn)).await;
         sqlx::query("ROLLBACK").execute(&mut *conn).await?;
         sqlx::query(&format!("SET SESSION {limit_var} = DEFAULT")).execute(&mut *conn).await?;
-        rows.map_err(refused_by_server)
+        rows
     };
-    let rows = match tokio::time::timeout(CLIENT_TIMEOUT, steps).await {
-        Ok(rows) => rows?,
+    match tokio::time::timeout(CLIENT_TIMEOUT, steps).await {
+        Ok(rows) => rows,
         Err(_) => {
             // The statement may still be running on this connection: never hand it back to the pool.
             drop(conn.detach());
-            return Err(AppError::DatabaseDown(format!("no answer within {CLIENT_TIMEOUT:?}")));
+            Err(AppError::DatabaseDown(format!("no answer within {CLIENT_TIMEOUT:?}")))
         }
-    };
-    let json: Vec<JsonRow> = rows.iter().map(row_to_json).collect();
-    let bytes = serde_json::to_vec(&json).map_err(|e| AppError::Internal(format!("query failed: {e}")))?;
-    Ok(RowsJson { count: json.len(), json: Bytes::from(bytes) })
+    }
+}
+
+/// The rows as one JSON array, read one at a time so that a result over [`MAX_RESULT_BYTES`] is refused when
+/// it gets there, never held whole (the row cap alone lets 100 rows of `repeat('x', 200000)` through).
+async fn read_capped(mut rows: futures::stream::BoxStream<'_, Result<MySqlRow, sqlx::Error>>) -> AppResult<RowsJson> {
+    use futures::StreamExt;
+    let mut json = vec![b'['];
+    let mut count = 0;
+    while let Some(row) = rows.next().await {
+        let row = row.map_err(refused_by_server)?;
+        if count > 0 {
+            json.push(b',');
+        }
+        serde_json::to_writer(&mut json, &row_to_json(&row)).map_err(|e| AppError::Internal(format!("query failed: {e}")))?;
+        count += 1;
+        if json.len() > MAX_RESULT_BYTES {
+            return Err(AppError::Invalid(format!(
+                "the result is larger than {} MiB of row data ({count} rows read so far): select fewer rows or narrower columns",
+                MAX_RESULT_BYTES >> 20
+            )));
+        }
+    }
+    json.push(b']');
+    Ok(RowsJson { count, json: Bytes::from(json) })
 }
 
 /// The server refused or stopped the statement itself (a typo in a column name, the time limit): that is the

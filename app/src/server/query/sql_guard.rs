@@ -261,7 +261,7 @@ impl Visitor for ReadOnly<'_> {
         if query.settings.is_some() || query.format_clause.is_some() || !query.pipe_operators.is_empty() {
             return stop("SETTINGS, FORMAT and pipe operators are not MySQL");
         }
-        set_expr_reads_only(&query.body)
+        self.set_expr_reads_only(&query.body)
     }
 
     fn pre_visit_select(&mut self, select: &Select) -> ControlFlow<Refusal> {
@@ -276,15 +276,11 @@ impl Visitor for ReadOnly<'_> {
 
     fn pre_visit_relation(&mut self, relation: &ObjectName) -> ControlFlow<Refusal> {
         let parts: Vec<String> = relation.0.iter().map(|p| p.as_ident().map(|i| i.value.clone()).unwrap_or_default()).collect();
-        let schema = match parts.as_slice() {
-            [_table] => return ControlFlow::Continue(()),
-            [schema, _table] => schema,
-            _ => return stop(format!("cannot read {relation}: name tables as table or database.table")),
-        };
-        if SYSTEM_SCHEMAS.iter().any(|s| s.eq_ignore_ascii_case(schema)) || !schema.eq_ignore_ascii_case(self.database) {
-            return stop(format!("only tables of the `{}` database can be read, not `{schema}`", self.database));
+        match parts.as_slice() {
+            [_table] => ControlFlow::Continue(()),
+            [schema, _table] => self.schema_allowed(schema),
+            _ => stop(format!("cannot read {relation}: name tables as table or database.table")),
         }
-        ControlFlow::Continue(())
     }
 
     fn pre_visit_expr(&mut self, expr: &Expr) -> ControlFlow<Refusal> {
@@ -312,26 +308,44 @@ impl Visitor for ReadOnly<'_> {
     }
 }
 
+impl ReadOnly<'_> {
+    /// Only the application's own tables: a system schema or another database is refused.
+    fn schema_allowed(&self, schema: &str) -> ControlFlow<Refusal> {
+        if SYSTEM_SCHEMAS.iter().any(|s| s.eq_ignore_ascii_case(schema)) || !schema.eq_ignore_ascii_case(self.database) {
+            return stop(format!("only tables of the `{}` database can be read, not `{schema}`", self.database));
+        }
+        ControlFlow::Continue(())
+    }
+
+    /// `WITH … INSERT/UPDATE/DELETE` parses as a query whose body writes. MySQL 8's `TABLE t` and `VALUES ROW(…)`
+    /// are whole queries too, and sqlparser keeps the table of `TABLE db.t` as plain names the relation walk
+    /// never sees, so the schema is checked here (and `VALUES`, which reads nothing, is not needed).
+    fn set_expr_reads_only(&self, body: &SetExpr) -> ControlFlow<Refusal> {
+        match body {
+            SetExpr::Select(_) | SetExpr::Query(_) => ControlFlow::Continue(()),
+            SetExpr::Table(table) => match (&table.schema_name, &table.table_name) {
+                (_, None) => stop("TABLE needs a table name"),
+                (Some(schema), Some(_)) => self.schema_allowed(&schema.value),
+                (None, Some(_)) => ControlFlow::Continue(()),
+            },
+            SetExpr::Values(_) => stop("VALUES as a query is not accepted: write SELECT"),
+            SetExpr::SetOperation { left, right, .. } => {
+                self.set_expr_reads_only(left)?;
+                self.set_expr_reads_only(right)
+            }
+            SetExpr::Insert(_) | SetExpr::Update(_) | SetExpr::Delete(_) | SetExpr::Merge(_) => {
+                stop("WITH … INSERT/UPDATE/DELETE/MERGE writes: only SELECT is allowed")
+            }
+        }
+    }
+}
+
 fn stop(why: impl Into<String>) -> ControlFlow<Refusal> {
     ControlFlow::Break(Refusal(why.into()))
 }
 
 fn variables() -> ControlFlow<Refusal> {
     stop("user and system variables (@x, @@x, :=) are not allowed")
-}
-
-/// `WITH … INSERT/UPDATE/DELETE` parses as a query whose body writes.
-fn set_expr_reads_only(body: &SetExpr) -> ControlFlow<Refusal> {
-    match body {
-        SetExpr::Select(_) | SetExpr::Query(_) | SetExpr::Values(_) | SetExpr::Table(_) => ControlFlow::Continue(()),
-        SetExpr::SetOperation { left, right, .. } => {
-            set_expr_reads_only(left)?;
-            set_expr_reads_only(right)
-        }
-        SetExpr::Insert(_) | SetExpr::Update(_) | SetExpr::Delete(_) | SetExpr::Merge(_) => {
-            stop("WITH … INSERT/UPDATE/DELETE/MERGE writes: only SELECT is allowed")
-        }
-    }
 }
 
 /// Adds `LIMIT max_rows`, or lowers a larger one, on the outermost query.
@@ -403,5 +417,29 @@ mod tests {
         assert!(why("select * from mysql.user").contains("`covid` database"));
         assert!(why("delete from articles").contains("only SELECT"));
         assert!(why("select @@version").contains("variables"));
+    }
+
+    /// MySQL 8.0.19+ reads `TABLE db.t` like `SELECT * FROM db.t`; MariaDB only says "syntax error", so the guard
+    /// itself must refuse what names another schema, wherever the form sits. (sqlparser takes `TABLE` only
+    /// inside a statement; one standing alone is refused as not valid SQL.)
+    #[test]
+    fn table_and_values_queries_follow_the_schema_rule() {
+        let why = |sql: &str| check(sql, DB, 10).unwrap_err().0;
+        for (sql, schema) in [
+            ("select * from (table mysql.user) as t", "mysql"),
+            ("select 1 union table mysql.user", "mysql"),
+            ("select * from articles where OBJECTID in (table information_schema.tables)", "information_schema"),
+            ("with x as (table performance_schema.threads) select * from x", "performance_schema"),
+            ("select (select 1 from articles union table sys.version) as v", "sys"),
+            ("select 1 union table other_db.articles", "other_db"),
+        ] {
+            assert_eq!(why(sql), format!("only tables of the `covid` database can be read, not `{schema}`"), "{sql}");
+        }
+        assert!(why("table mysql.user").contains("not valid SQL"));
+        assert_eq!(check("select 1 union table covid.articles", DB, 10).unwrap().sql, "SELECT 1 UNION TABLE covid.articles LIMIT 10");
+        assert!(check("select * from (table articles) t", DB, 10).is_ok());
+        for sql in ["values row(1, 2)", "select * from (values row(1)) as v", "select 1 union values row(2)"] {
+            assert_eq!(why(sql), "VALUES as a query is not accepted: write SELECT", "{sql}");
+        }
     }
 }

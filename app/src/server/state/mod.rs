@@ -103,9 +103,10 @@ impl AppState {
         }))
     }
 
-    /// Pages and APIs then ask for `token` (a bearer header or a session signed in with it).
-    pub fn set_access_token(&mut self, token: Option<String>) {
-        Arc::make_mut(&mut self.0).access = Arc::new(Access::with_token(token));
+    /// Pages and APIs then follow `policy`: the token they ask for (a bearer header or a session signed in
+    /// with it), where requests must come from.
+    pub fn set_access(&mut self, policy: access::AccessPolicy) {
+        Arc::make_mut(&mut self.0).access = Arc::new(Access::new(policy));
     }
 
     /// Custom SQL runs over `pool` (a SELECT-only user) instead of the main pool.
