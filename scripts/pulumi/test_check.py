@@ -159,8 +159,8 @@ class SecurityTest(unittest.TestCase):
         self.assertIn(fragment, "\n".join(self.project.errors()))
 
     def test_mysql_open_to_the_internet(self):
-        self.rejected("          securityGroups:\n            - ${webSecurityGroup.id}\n      egress:\n        - description: replies stay inside the VPC\n          protocol: tcp\n          fromPort: 0",
-                      "          cidrBlocks:\n            - 0.0.0.0/0\n      egress:\n        - description: replies stay inside the VPC\n          protocol: tcp\n          fromPort: 0",
+        self.rejected("          securityGroups:\n            - ${webSecurityGroup.id}\n      # None: security groups are stateful (replies pass), and the data stores start no connections.\n      egress: []\n  cacheSecurityGroup",
+                      "          cidrBlocks:\n            - 0.0.0.0/0\n      egress: []\n  cacheSecurityGroup",
                       "security: resources.dbSecurityGroup: ingress[0] opens MySQL (port 3306) to the internet")
 
     def test_the_dashboard_open_to_the_world(self):
@@ -189,6 +189,49 @@ class SecurityTest(unittest.TestCase):
         self.rejected("storageEncrypted: true", "storageEncrypted: false", "RDS storage must be encrypted")
         self.rejected("transitEncryptionEnabled: true", "transitEncryptionEnabled: false", "the cache needs TLS in transit")
         self.rejected("atRestEncryptionEnabled: true", "atRestEncryptionEnabled: false", "encryption at rest")
+
+    # --- issue 25: the stack deploys where it is told, and admits only what it needs
+    def test_the_region_reaches_the_explicit_provider(self):
+        self.rejected("    properties:\n      region: ${aws:region}\n", "",
+                      "resources.awsProvider: an explicit aws provider reads no stack config: pass properties.region: ${aws:region}")
+
+    def test_the_region_is_set_in_every_stack(self):
+        self.project.edit("Pulumi.dev.yaml", "  aws:region: us-east-1\n", "")
+        self.assertIn("${aws:region} is not set in Pulumi.dev.yaml", "\n".join(self.project.errors()))
+
+    def test_a_misspelled_provider_setting_reference(self):
+        self.rejected("region: ${aws:region}", "region: ${aws:regoin}", "${aws:regoin}: not a pulumi-aws provider setting (did you mean region?)")
+
+    def test_the_zone_without_t3_is_excluded(self):
+        self.rejected("        excludeZoneIds:\n          - use1-az3\n", "", "exclude use1-az3 (excludeZoneIds)")
+
+    def test_no_parameter_store_for_the_instance(self):
+        self.project.edit("Pulumi.yaml", "  webProfile:\n", "  webSsmCore:\n    type: aws:iam/rolePolicyAttachment:RolePolicyAttachment\n"
+                          "    properties:\n      role: ${webRole.name}\n      policyArn: arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore\n  webProfile:\n")
+        self.assertIn("AmazonSSMManagedInstanceCore also reads every Parameter Store value", "\n".join(self.project.errors()))
+
+    def test_no_get_parameter_in_inline_policies(self):
+        self.rejected("                - ssm:UpdateInstanceInformation\n", "                - ssm:UpdateInstanceInformation\n                - ssm:GetParametersByPath\n",
+                      "SessionManagerAgent: ssm:GetParametersByPath reads Parameter Store values")
+
+    def test_rds_requires_tls(self):
+        self.rejected("          value: \"1\"\n", "          value: \"0\"\n", "require_secure_transport to 1")
+        self.project.close()
+        self.project = Project()
+        self.rejected("      parameterGroupName: ${dbParameters.name}\n", "", "give RDS a parameter group of the stack's own")
+
+    def test_the_data_stores_have_no_egress(self):
+        self.rejected("      egress: []\n  cacheSecurityGroup", "      egress:\n        - protocol: \"-1\"\n          fromPort: 0\n          toPort: 0\n"
+                      "          cidrBlocks:\n            - 0.0.0.0/0\n  cacheSecurityGroup",
+                      "resources.dbSecurityGroup: the data stores start no connections")
+
+    def test_cloudfront_sends_the_origin_secret_and_the_app_checks_it(self):
+        self.rejected("          customHeaders:\n            - name: X-Origin-Verify\n              value: ${originSecret.result}\n", "",
+                      "origins[0] sends no X-Origin-Verify header")
+        self.project.close()
+        self.project = Project()
+        self.rejected('            - export CACHELENS_ORIGIN_SECRET_SECRET="${originSecretSecret.arn}"\n', "",
+                      "the user data passes no CACHELENS_ORIGIN_SECRET_SECRET")
 
 
 if __name__ == "__main__":

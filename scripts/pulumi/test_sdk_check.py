@@ -50,6 +50,18 @@ class SdkCheckTest(unittest.TestCase):
         self.rejected('export CACHELENS_TTL="${cacheTtlSeconds}"', 'export CACHELENS_TTL="${vpc.ipv6CidrBlock}"',
                       "a value interpolated into a string is null")
 
+    def test_the_provider_gets_the_stack_region(self):
+        self.rejected("    properties:\n      region: ${aws:region}\n", "", "awsProvider: region None, not the stack's aws:region 'us-east-1'")
+
+    def test_an_unset_provider_setting(self):
+        self.project.edit("Pulumi.dev.yaml", "  aws:region: us-east-1\n", "")
+        errors, _ = sdk_check.check(self.project.dir)
+        self.assertIn("${aws:region} is not set in the stack's config", "\n".join(errors))
+
+    def test_wildcard_resources_only_for_the_session_manager_agent(self):
+        self.rejected("                - ec2messages:SendReply\n", "                - ec2messages:SendReply\n                - s3:GetObject\n",
+                      "IAM policy webSessionManager SessionManagerAgent: '*' is not an ARN")
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -90,7 +90,7 @@ async fn cluster_works_across_primaries_and_survives_losing_one() {
         assert_eq!(cache(&base, limit).await["hit"], true);
     }
 
-    services(&["stop", "cluster-node", "37002"]);
+    services(&["stop", "cluster-node", "17002"]);
     let mut degraded = 0;
     for &limit in &limits {
         let answer = cache(&base, limit).await; // 200 asserted inside: never a 5xx
