@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync } from 'node:fs';
-import { openHydrated, withBrowser } from './browser.mjs';
+import { BASE, openHydrated, withBrowser } from './browser.mjs';
 
 mkdirSync('target/screenshots', { recursive: true });
 
@@ -63,6 +63,15 @@ test('Benchmark: start, watch progress, get the chart and table, download the CS
 
     await page.waitForSelector('#bench-history tbody tr');
     await page.screenshot({ path: 'target/screenshots/benchmark.png', fullPage: true });
+
+    // The run is kept (MySQL's run history) until its Delete button removes it, for every server.
+    const id = await page.getAttribute('#bench-run', 'data-id');
+    const row = page.locator('#bench-history tbody tr', { has: page.locator(`button[aria-label="delete run ${id}"]`) });
+    assert.equal(await row.count(), 1, `run ${id} is listed with its Delete button`);
+    assert.equal((await fetch(`${BASE}/api/bench/${id}`)).status, 200);
+    await row.locator('button.delete-run').click();
+    await row.waitFor({ state: 'detached', timeout: 10_000 });
+    assert.equal((await fetch(`${BASE}/api/bench/${id}`)).status, 404, 'deleted on the server too');
     page.assertNoErrors();
   });
 });

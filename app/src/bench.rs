@@ -125,6 +125,17 @@ pub struct BenchReport {
     pub error: Option<String>,
 }
 
+impl BenchReport {
+    /// `results` as the server sends it: each path's stats once the run has ended. The field is not decoded
+    /// (see above), so a report read back from the run history gets it again here.
+    pub fn with_results(mut self) -> Self {
+        if self.state != BenchState::Running {
+            self.results = Some(self.paths.iter().map(|p| (p.path, p.stats.unwrap_or_default())).collect());
+        }
+        self
+    }
+}
+
 impl BenchState {
     pub fn label(self) -> &'static str {
         match self {

@@ -139,6 +139,23 @@ pub fn one_decimal(value: f64) -> String {
     format!("{}.{}", tenths / 10, tenths % 10)
 }
 
+/// A moment as `YYYY-MM-DD HH:MM UTC`, the same on the server and in the browser (no time-zone data in the WASM).
+pub fn utc_minute(unix_ms: u64) -> String {
+    let secs = unix_ms / 1000;
+    let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
+    // Days to a civil date (H. Hinnant's algorithm): eras of 400 years, years starting in March.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02} {:02}:{:02} UTC", rem / 3600, rem % 3600 / 60)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -195,5 +212,12 @@ mod tests {
         let counts = bucket_counts(&samples, &edges);
         assert_eq!(counts.iter().sum::<u64>(), samples.len() as u64);
         assert_eq!(*counts.last().unwrap(), 2);
+    }
+
+    #[test]
+    fn moments_in_utc() {
+        assert_eq!(utc_minute(0), "1970-01-01 00:00 UTC");
+        assert_eq!(utc_minute(951_782_400_000), "2000-02-29 00:00 UTC");
+        assert_eq!(utc_minute(1_796_335_500_999), "2026-12-03 22:05 UTC");
     }
 }

@@ -39,6 +39,7 @@ def free_port():
 
 
 TOKEN = "sandbox-access-token-" + uuid.uuid4().hex
+ORIGIN_SECRET = "sandbox-origin-secret-" + uuid.uuid4().hex
 
 
 def get(url, method="GET", timeout=10, body=None):
@@ -110,6 +111,8 @@ class UserDataSandboxTest(unittest.TestCase):
             SecretString=json.dumps({"username": self.db.username, "password": self.db.password}))
         token_secret = self.aws("secretsmanager").create_secret(Name=f"cachelens-access-token-{uuid.uuid4().hex[:8]}",
                                                                 SecretString=TOKEN)
+        origin_secret = self.aws("secretsmanager").create_secret(Name=f"cachelens-origin-secret-{uuid.uuid4().hex[:8]}",
+                                                                 SecretString=ORIGIN_SECRET)
 
         port = self.port = free_port()
         env = {
@@ -135,6 +138,7 @@ class UserDataSandboxTest(unittest.TestCase):
             "CACHELENS_REDIS_TLS": "false",
             "CACHELENS_RETRY_SECONDS": "1",
             "CACHELENS_ACCESS_TOKEN_SECRET": token_secret["ARN"],
+            "CACHELENS_ORIGIN_SECRET_SECRET": origin_secret["ARN"],
             "CACHELENS_DB_CA_URL": "",
         }
         run = subprocess.run(["bash", os.path.join(TOP, "scripts/deploy/user-data.sh")], env=env,
@@ -150,6 +154,9 @@ class UserDataSandboxTest(unittest.TestCase):
         self.assertIn(f"CACHELENS_ACCESS_TOKEN_SECRET={token_secret['ARN']}", env_file)
         self.assertNotIn("ALLOW_ANONYMOUS", env_file)
         self.assertNotIn(TOKEN, env_file)
+        # So is the origin secret CloudFront sends; the test's requests come from loopback, which it exempts.
+        self.assertIn(f"CACHELENS_ORIGIN_SECRET_SECRET={origin_secret['ARN']}", env_file)
+        self.assertNotIn(ORIGIN_SECRET, env_file)
         self.assertIn("CACHELENS_DB_APP_USER=cachelens_app", env_file)
         self.assertTrue(os.path.islink(os.path.join(self.sandbox, "opt/cachelens/current")))
 

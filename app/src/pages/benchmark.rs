@@ -7,8 +7,8 @@ use crate::bench::{BenchReport, MAX_CONCURRENCY, MAX_ITERATIONS};
 use crate::model::QueryPath;
 use crate::charts::{format_ms_tick, Chart, Distribution, Histogram, Kind, Point, Series};
 use crate::error::AppError;
-use crate::pages::ErrorPanel;
-use crate::stats::{format_us, log_buckets, one_decimal};
+use crate::pages::{DeleteRun, ErrorPanel};
+use crate::stats::{format_us, log_buckets, one_decimal, utc_minute};
 
 #[server]
 pub async fn start_bench(
@@ -42,7 +42,8 @@ pub async fn cancel_bench(id: u64) -> Result<(), AppError> {
 
 #[server]
 pub async fn list_benches() -> Result<Vec<BenchReport>, AppError> {
-    Ok(crate::server::state::AppState::from_context()?.benches.list())
+    let state = crate::server::state::AppState::from_context()?;
+    crate::error::answer(crate::server::http::runs::recent::<crate::server::bench::BenchRun>(&state)).await
 }
 
 lazy_page!(BenchmarkRoute, BenchmarkPage);
@@ -115,7 +116,7 @@ pub fn BenchmarkPage() -> impl IntoView {
         <h2>"Last runs"</h2>
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || history.get().map(|answer| match answer {
-                Ok(runs) => view! { <History runs/> }.into_any(),
+                Ok(runs) => view! { <History runs deleted=Callback::new(move |_| finished_runs.update(|n| *n += 1))/> }.into_any(),
                 Err(e) => view! { <ErrorPanel error=e/> }.into_any(),
             })}
         </Transition>
@@ -222,15 +223,15 @@ fn ResultTable(report: BenchReport) -> impl IntoView {
 }
 
 #[component]
-fn History(runs: Vec<BenchReport>) -> impl IntoView {
+fn History(runs: Vec<BenchReport>, deleted: Callback<()>) -> impl IntoView {
     if runs.is_empty() {
         return view! { <p class="muted" id="bench-history-empty">"No runs yet."</p> }.into_any();
     }
     view! {
         <table class="summary" id="bench-history">
             <thead><tr>
-                <th>"Run"</th><th>"State"</th><th>"Iterations"</th><th>"Concurrency"</th><th>"Warm-up"</th><th>"TTL"</th>
-                <th>"MySQL p50"</th><th>"Cache p50"</th><th>"Speedup"</th><th>"Export"</th>
+                <th>"Started"</th><th>"State"</th><th>"Iterations"</th><th>"Concurrency"</th><th>"Warm-up"</th><th>"TTL"</th>
+                <th>"MySQL p50"</th><th>"Cache p50"</th><th>"Speedup"</th><th>"Export"</th><th>"Delete"</th>
             </tr></thead>
             <tbody>
                 {runs.into_iter().map(|r| {
@@ -238,11 +239,12 @@ fn History(runs: Vec<BenchReport>) -> impl IntoView {
                     let id = r.id;
                     view! {
                         <tr>
-                            <td>{id}</td><td>{r.state.label()}</td><td>{r.spec.iterations}</td>
+                            <td title=format!("run {id}")>{utc_minute(r.started_at_ms)}</td><td>{r.state.label()}</td><td>{r.spec.iterations}</td>
                             <td>{r.spec.concurrency}</td><td>{r.spec.warmup}</td><td>{format!("{} s", r.spec.ttl)}</td>
                             <td>{p50(QueryPath::Mysql)}</td><td>{p50(QueryPath::Cache)}</td>
                             <td>{r.speedup().map(|s| format!("{}×", one_decimal(s))).unwrap_or_else(|| "—".into())}</td>
                             <td><a href=format!("/api/bench/{id}/csv")>"CSV"</a>" "<a href=format!("/api/bench/{id}/json")>"JSON"</a></td>
+                            <td><DeleteRun id deleted/></td>
                         </tr>
                     }
                 }).collect_view()}

@@ -10,8 +10,8 @@ use leptos::prelude::*;
 use crate::charts::{format_count_tick, format_ms_tick, Chart, Kind, Point, Series};
 use crate::error::AppError;
 use crate::lab::{LabReport, Strategy, StrategyResult, DISAGREE_POINTS, MAX_CONCURRENCY, MAX_ITEMS, MAX_SECONDS};
-use crate::pages::ErrorPanel;
-use crate::stats::{format_us, one_decimal};
+use crate::pages::{DeleteRun, ErrorPanel};
+use crate::stats::{format_us, one_decimal, utc_minute};
 
 /// The form as typed: the server parses it, so a field that is not a number is refused by its label in the same
 /// answer as a value out of range.
@@ -77,13 +77,13 @@ pub struct LabResults {
 pub async fn get_lab_results(id: Option<u64>) -> Result<LabResults, AppError> {
     crate::error::answer(async {
         let state = crate::server::state::AppState::from_context()?;
+        use crate::server::http::runs;
+        use crate::server::lab::LabRun;
         let report = match id {
-            Some(id) => Some(
-                state.labs.get(id).ok_or_else(|| AppError::NotFound(format!("no lab run {id} (only the last runs are kept)")))?.report(),
-            ),
+            Some(id) => Some(runs::find::<LabRun>(&state, id).await?.report()),
             None => None,
         };
-        Ok(LabResults { report, runs: state.labs.list() })
+        Ok(LabResults { report, runs: runs::recent::<LabRun>(&state).await? })
     })
     .await
 }
@@ -227,7 +227,7 @@ pub fn LabPage() -> impl IntoView {
                 Ok(LabResults { report, runs }) => view! {
                     {report.map(|report| view! { <LabRunView report/> })}
                     <h2>"Last runs"</h2>
-                    <LabHistory runs/>
+                    <LabHistory runs deleted=Callback::new(move |_| finished_runs.update(|n| *n += 1))/>
                 }
                 .into_any(),
                 Err(e) => view! { <ErrorPanel error=e/> }.into_any(),
@@ -395,22 +395,23 @@ fn LabTable(results: Vec<StrategyResult>, id: &'static str) -> impl IntoView {
 }
 
 #[component]
-fn LabHistory(runs: Vec<LabReport>) -> impl IntoView {
+fn LabHistory(runs: Vec<LabReport>, deleted: Callback<()>) -> impl IntoView {
     if runs.is_empty() {
         return view! { <p class="muted" id="lab-history-empty">"No lab runs yet."</p> }.into_any();
     }
     view! {
         <table class="summary" id="lab-history">
-            <thead><tr><th>"Run"</th><th>"State"</th><th>"Strategies"</th><th>"Items"</th><th>"Zipf"</th><th>"Reads"</th><th>"TTL"</th><th>"Export"</th></tr></thead>
+            <thead><tr><th>"Started"</th><th>"State"</th><th>"Strategies"</th><th>"Items"</th><th>"Zipf"</th><th>"Read ratio"</th><th>"TTL"</th><th>"Export"</th><th>"Delete"</th></tr></thead>
             <tbody>
                 {runs.into_iter().map(|r| {
                     let id = r.id;
                     view! {
                         <tr>
-                            <td>{id}</td><td>{r.state.label()}</td>
+                            <td title=format!("run {id}")>{utc_minute(r.started_at_ms)}</td><td>{r.state.label()}</td>
                             <td>{r.spec.strategies.iter().map(|s| s.name()).collect::<Vec<_>>().join(", ")}</td>
                             <td>{r.spec.items}</td><td>{one_decimal(r.spec.zipf)}</td><td>{pct(r.spec.read_ratio)}</td><td>{format!("{} s", r.spec.ttl)}</td>
                             <td><a href=format!("/api/lab/{id}/csv")>"CSV"</a>" "<a href=format!("/api/lab/{id}/json")>"JSON"</a></td>
+                            <td><DeleteRun id deleted/></td>
                         </tr>
                     }
                 }).collect_view()}

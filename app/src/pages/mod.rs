@@ -40,3 +40,31 @@ pub fn ErrorPanel(error: AppError, #[prop(optional)] id: Option<&'static str>) -
     let class = if error.is_unavailable() { "error-panel unavailable" } else { "error-panel" };
     view! { <div class=class role="alert" id=id>{error.to_string()}</div> }
 }
+
+/// Deletes a finished run (a benchmark's or a lab's) from the run history: the pages' Delete buttons.
+#[server]
+pub async fn delete_run(id: u64) -> Result<(), AppError> {
+    crate::error::answer(async {
+        let state = crate::server::state::AppState::from_context()?;
+        crate::server::http::runs::delete_run(&state, id).await
+    })
+    .await
+}
+
+/// A run's Delete button: asks the server, then `deleted` (the page fetches its list again).
+#[component]
+pub fn DeleteRun(id: u64, deleted: Callback<()>) -> impl IntoView {
+    let problem = RwSignal::new(None::<AppError>);
+    let delete = move |_| {
+        leptos::task::spawn_local(async move {
+            match delete_run(id).await {
+                Ok(()) => deleted.run(()),
+                Err(e) => problem.set(Some(e)),
+            }
+        });
+    };
+    view! {
+        <button type="button" class="secondary delete-run" aria-label=format!("delete run {id}") on:click=delete>"Delete"</button>
+        {move || problem.get().map(|e| view! { <span class="error" role="alert">{e.to_string()}</span> })}
+    }
+}

@@ -15,5 +15,6 @@ mod loader;
 mod mysql_users;
 mod observability;
 mod redis_topologies;
+mod run_history;
 mod status;
 mod support;

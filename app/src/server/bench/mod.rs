@@ -20,7 +20,13 @@ pub fn start(state: &AppState, spec: BenchSpec) -> Result<Arc<BenchRun>, AppErro
         return Err(AppError::Conflict(format!("lab run {lab} is running: the benchmark would measure it too; wait for it or cancel it")));
     }
     let run = state.benches.register(spec)?;
-    tokio::spawn(execute(state.clone(), run.clone()));
+    let (state, started) = (state.clone(), run.clone());
+    tokio::spawn(async move {
+        execute(state.clone(), started.clone()).await;
+        state.keep_run(BenchRun::KIND, &started.report()).await;
+        // From here the history has it (or holds it until MySQL takes it): every server reads the same runs.
+        state.benches.forget(started.id);
+    });
     Ok(run)
 }
 

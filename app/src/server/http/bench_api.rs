@@ -23,17 +23,26 @@ use crate::server::bench::{self, BenchRun};
 use crate::server::state::AppState;
 
 pub fn routes(state: AppState) -> Router {
-    Router::new().route("/api/bench", post(start).get(list)).merge(runs::routes::<BenchRun>()).with_state(state)
+    Router::new().route("/api/bench", post(start)).merge(runs::routes::<BenchRun>()).with_state(state)
 }
 
 impl RunApi for BenchRun {
     type Report = BenchReport;
-    const KIND: &'static str = "bench";
-    fn find(state: &AppState, id: u64) -> Result<Arc<Self>, AppError> {
-        state.benches.get(id).ok_or_else(|| AppError::NotFound(format!("no benchmark {id} (only the last runs are kept)")))
+    const KIND: &'static str = BenchRun::KIND;
+    fn live(state: &AppState, id: u64) -> Option<Arc<Self>> {
+        state.benches.get(id)
+    }
+    fn live_reports(state: &AppState) -> Vec<BenchReport> {
+        state.benches.list()
     }
     fn report(&self) -> BenchReport {
         BenchRun::report(self)
+    }
+    fn restored(report: BenchReport) -> BenchReport {
+        report.with_results()
+    }
+    fn id(report: &BenchReport) -> u64 {
+        report.id
     }
     fn finished(report: &BenchReport) -> bool {
         report.finished()
@@ -55,8 +64,4 @@ async fn start(State(state): State<AppState>, body: Bytes) -> Result<Response, A
     })?;
     let run = bench::start(&state, spec)?;
     Ok((StatusCode::ACCEPTED, Json(serde_json::json!({ "id": run.id }))).into_response())
-}
-
-async fn list(State(state): State<AppState>) -> Response {
-    Json(state.benches.list()).into_response()
 }

@@ -23,17 +23,23 @@ use crate::server::lab::{self, LabRun};
 use crate::server::state::AppState;
 
 pub fn routes(state: AppState) -> Router {
-    Router::new().route("/api/lab", post(start).get(list)).merge(runs::routes::<LabRun>()).with_state(state)
+    Router::new().route("/api/lab", post(start)).merge(runs::routes::<LabRun>()).with_state(state)
 }
 
 impl RunApi for LabRun {
     type Report = LabReport;
-    const KIND: &'static str = "lab";
-    fn find(state: &AppState, id: u64) -> Result<Arc<Self>, AppError> {
-        state.labs.get(id).ok_or_else(|| AppError::NotFound(format!("no lab run {id} (only the last runs are kept)")))
+    const KIND: &'static str = LabRun::KIND;
+    fn live(state: &AppState, id: u64) -> Option<Arc<Self>> {
+        state.labs.get(id)
+    }
+    fn live_reports(state: &AppState) -> Vec<LabReport> {
+        state.labs.list()
     }
     fn report(&self) -> LabReport {
         LabRun::report(self)
+    }
+    fn id(report: &LabReport) -> u64 {
+        report.id
     }
     fn finished(report: &LabReport) -> bool {
         report.finished()
@@ -57,8 +63,4 @@ async fn start(State(state): State<AppState>, body: Bytes) -> Result<Response, A
     })?;
     let run = lab::start(&state, spec)?;
     Ok((StatusCode::ACCEPTED, Json(serde_json::json!({ "id": run.id }))).into_response())
-}
-
-async fn list(State(state): State<AppState>) -> Response {
-    Json(state.labs.list()).into_response()
 }

@@ -6,7 +6,7 @@ pub(crate) mod api;
 pub(crate) mod assets;
 pub(crate) mod bench_api;
 pub(crate) mod lab_api;
-mod runs;
+pub(crate) mod runs;
 mod csp;
 
 use axum::{
@@ -97,6 +97,7 @@ pub fn router(state: AppState, options: LeptosOptions) -> Router {
         .merge(crate::server::http::api::routes(state.clone()))
         .merge(crate::server::http::bench_api::routes(state.clone()))
         .merge(crate::server::http::lab_api::routes(state.clone()))
+        .merge(crate::server::http::runs::history_routes(state.clone()))
         .merge(access::routes(state.clone()));
     let pkg_dir = std::path::Path::new(&*options.site_root).join(&*options.site_pkg_dir);
     let pages = Router::new()

@@ -39,7 +39,13 @@ const MAX_TRACKED_US: u64 = 600_000_000;
 pub fn start(state: &AppState, spec: crate::lab::LabSpec) -> Result<Arc<LabRun>, AppError> {
     let busy = state.benches.running().map(|id| format!("benchmark {id}"));
     let run = state.labs.register(spec, busy)?;
-    tokio::spawn(execute(state.clone(), run.clone()));
+    let (state, started) = (state.clone(), run.clone());
+    tokio::spawn(async move {
+        execute(state.clone(), started.clone()).await;
+        state.keep_run(LabRun::KIND, &started.report()).await;
+        // From here the history has it (or holds it until MySQL takes it): every server reads the same runs.
+        state.labs.forget(started.id);
+    });
     Ok(run)
 }
 

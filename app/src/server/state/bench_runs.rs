@@ -1,7 +1,7 @@
 //! A benchmark run's record (HDR histograms per path, progress, cancellation) and the registry that keeps the
 //! last few for the page and the API. No I/O here: `server::bench::execute` drives a run.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -38,6 +38,9 @@ pub struct BenchRun {
 }
 
 impl BenchRun {
+    /// Its name in the API's paths, the downloads' names and the run history.
+    pub const KIND: &'static str = "bench";
+
     fn new(id: u64, spec: BenchSpec) -> Self {
         let paths = spec
             .paths
@@ -66,6 +69,10 @@ impl BenchRun {
         self.cancel.store(true, Relaxed);
     }
 
+    pub fn is_running(&self) -> bool {
+        self.state.lock().expect("bench state").0 == BenchState::Running
+    }
+
     /// Resolves once the run has ended (done, cancelled or failed).
     pub async fn wait(&self) {
         let mut finished = self.finished.subscribe();
@@ -75,9 +82,6 @@ impl BenchRun {
     pub fn report(&self) -> BenchReport {
         let (state, error, took) = self.state.lock().expect("bench state").clone();
         let paths: Vec<PathReport> = self.paths.iter().map(|p| p.report(self.spec.iterations)).collect();
-        let results = (state != BenchState::Running).then(|| {
-            paths.iter().map(|p| (p.path, p.stats.unwrap_or_default())).collect::<BTreeMap<_, _>>()
-        });
         BenchReport {
             id: self.id,
             state,
@@ -87,9 +91,10 @@ impl BenchRun {
             done: paths.iter().map(|p| p.done).sum(),
             total: paths.iter().map(|p| p.total).sum(),
             paths,
-            results,
+            results: None,
             error,
         }
+        .with_results()
     }
 
     pub(crate) fn finish(&self, state: BenchState, error: Option<String>) {
@@ -134,7 +139,6 @@ impl PathProgress {
 #[derive(Default)]
 pub struct BenchRegistry {
     runs: Mutex<VecDeque<Arc<BenchRun>>>,
-    next_id: AtomicU64,
 }
 
 impl BenchRegistry {
@@ -146,7 +150,7 @@ impl BenchRegistry {
         if let Some(running) = running_in(&runs) {
             return Err(AppError::Conflict(format!("benchmark {running} is still running: wait for it or cancel it")));
         }
-        let run = Arc::new(BenchRun::new(self.next_id.fetch_add(1, Relaxed) + 1, spec));
+        let run = Arc::new(BenchRun::new(super::run_history::new_run_id(), spec));
         if runs.len() == KEEP {
             runs.pop_front();
         }
@@ -160,6 +164,14 @@ impl BenchRegistry {
 
     pub fn get(&self, id: u64) -> Option<Arc<BenchRun>> {
         self.runs.lock().expect("bench registry").iter().find(|r| r.id == id).cloned()
+    }
+
+    /// Drops a finished run from memory (it was deleted); a running one stays.
+    pub fn forget(&self, id: u64) -> bool {
+        let mut runs = self.runs.lock().expect("bench registry");
+        let before = runs.len();
+        runs.retain(|r| r.id != id || r.is_running());
+        before != runs.len()
     }
 
     /// Newest first.

@@ -31,6 +31,9 @@ pub struct LabRun {
 }
 
 impl LabRun {
+    /// Its name in the API's paths, the downloads' names and the run history.
+    pub const KIND: &'static str = "lab";
+
     fn new(id: u64, spec: LabSpec) -> Self {
         Self {
             id,
@@ -65,6 +68,10 @@ impl LabRun {
 
     pub fn state(&self) -> LabState {
         self.progress.lock().expect("lab progress").state
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.state() == LabState::Running
     }
 
     pub fn report(&self) -> LabReport {
@@ -132,7 +139,6 @@ impl LabRun {
 #[derive(Default)]
 pub struct LabRegistry {
     runs: Mutex<VecDeque<Arc<LabRun>>>,
-    next_id: AtomicU64,
 }
 
 impl LabRegistry {
@@ -147,7 +153,7 @@ impl LabRegistry {
         if let Some(busy) = busy {
             return Err(AppError::Conflict(format!("{busy} is running: the lab would measure it too; wait for it or cancel it")));
         }
-        let run = Arc::new(LabRun::new(self.next_id.fetch_add(1, Relaxed) + 1, spec));
+        let run = Arc::new(LabRun::new(super::run_history::new_run_id(), spec));
         if runs.len() == KEEP {
             runs.pop_front();
         }
@@ -161,6 +167,14 @@ impl LabRegistry {
 
     pub fn running(&self) -> Option<u64> {
         running_in(&self.runs.lock().expect("lab registry"))
+    }
+
+    /// Drops a finished run from memory (it was deleted); a running one stays.
+    pub fn forget(&self, id: u64) -> bool {
+        let mut runs = self.runs.lock().expect("lab registry");
+        let before = runs.len();
+        runs.retain(|r| r.id != id || r.is_running());
+        before != runs.len()
     }
 
     /// Newest first.

@@ -7,6 +7,7 @@ pub mod bench_runs;
 pub mod breaker;
 pub mod db_secret;
 pub mod lab_runs;
+pub mod run_history;
 pub mod single_flight;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -62,6 +63,8 @@ pub struct Shared {
     pub runs: Option<Arc<RunLog>>,
     pub benches: Arc<BenchRegistry>,
     pub labs: Arc<LabRegistry>,
+    /// Every finished run, kept in MySQL (or waiting in memory for it).
+    pub history: Arc<run_history::RunHistory>,
     pub breaker: Arc<Breaker>,
     /// Who may use the dashboard: the access token and its sessions.
     pub access: Arc<Access>,
@@ -95,6 +98,7 @@ impl AppState {
             runs: Some(Arc::default()),
             benches: Arc::default(),
             labs: Arc::default(),
+            history: Arc::default(),
             breaker: Arc::default(),
             access: Arc::default(),
             fills: SingleFlight::default(),
@@ -136,6 +140,14 @@ impl AppState {
                 None => Err(AppError::DatabaseLoginRefused(why)),
             },
             other => other,
+        }
+    }
+
+    /// Keeps a finished run's report in the run history (MySQL, or memory until MySQL takes it).
+    pub async fn keep_run<R: serde::Serialize>(&self, kind: &str, report: &R) {
+        match run_history::StoredRun::of(kind, report) {
+            Ok(row) => self.history.save(&self.db, row).await,
+            Err(e) => tracing::warn!("the {kind} run is not kept: {e}"),
         }
     }
 
