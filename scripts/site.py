@@ -4,6 +4,7 @@
     scripts/site.py build [--release]     compile, then package: the server binary and target/site
     scripts/site.py compile [--release] [--front-only]
                                           the cargo builds only (server, WASM, the two site tools)
+    scripts/site.py lint                  cargo fmt --check, clippy -D warnings on the server and the WASM
     scripts/site.py package [--release]   the WASM split, wasm-bindgen, wasm-opt, the stylesheet and the assets
     scripts/site.py env [--release]       the server build's environment, as `export` lines
 
@@ -157,6 +158,25 @@ def compile_all(release, front_only):
     wait_all(procs)
 
 
+def lint():
+    """`cargo fmt --check`, then clippy with warnings as errors on both builds, each with the environment and
+    target dir its build uses (so the checks reuse that build's dependencies)."""
+    meta = metadata()
+    target = target_dir()
+    run(["cargo", "fmt", "--all", "--check"])
+    lib_env = leptos_env(meta, False)
+    flags = rustflags(meta, False, WASM)
+    if flags:
+        lib_env["RUSTFLAGS"] = flags
+    lib_args = os.environ.get("LEPTOS_LIB_CARGO_ARGS", "").split()
+    wait_all([
+        spawn("server lint", ["cargo", "clippy", f"--package={meta['bin-package']}", "--all-targets", *features(meta, "bin"),
+                              "--", "-D", "warnings"], server_env(meta, False)),
+        spawn("front lint", ["cargo", "clippy", f"--package={meta['lib-package']}", "--lib", f"--target-dir={target / 'front'}",
+                             f"--target={WASM}", *features(meta, "lib"), *lib_args, "--", "-D", "warnings"], lib_env),
+    ])
+
+
 def package(release):
     meta = metadata()
     target = target_dir()
@@ -225,7 +245,7 @@ def run(args):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=["build", "compile", "package", "env"])
+    parser.add_argument("command", choices=["build", "compile", "package", "env", "lint"])
     parser.add_argument("--release", action="store_true")
     parser.add_argument("--front-only", action="store_true", help="compile: leave the server binary out")
     args = parser.parse_args()
@@ -236,6 +256,8 @@ def main():
         compile_all(args.release, args.front_only)
     if args.command in ("build", "package"):
         package(args.release)
+    if args.command == "lint":
+        lint()
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@
 //! - `ttl`: Lᵢ = T, so hᵢ = λᵢT / (1 + λᵢT);
 //! - `invalidate`: the life ends at T or at the first write, whichever comes first: Lᵢ = (1 − e^(−μᵢT)) / μᵢ;
 //! - `none`: 0.
+//!
 //! A run lasts D seconds from an empty cache, and a short run is dominated by each item's first miss, so the
 //! prediction counts misses over the run instead: the first read of the item (probability 1 − e^(−λᵢD)), then
 //! one miss per cycle of an entry's life plus the wait for the next read, Lᵢ + 1/λᵢ, over the time left after

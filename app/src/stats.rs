@@ -170,7 +170,7 @@ mod tests {
     #[test]
     fn percentiles_of_a_skewed_distribution_follow_the_tail() {
         // 90 fast answers and 10 slow ones: the median is fast, p95 and p99 are slow.
-        let samples: Vec<u64> = std::iter::repeat(100).take(90).chain(std::iter::repeat(10_000).take(10)).collect();
+        let samples: Vec<u64> = std::iter::repeat_n(100, 90).chain(std::iter::repeat_n(10_000, 10)).collect();
         let p = percentiles(&samples).unwrap();
         assert_eq!((p.p50_us, p.p95_us, p.p99_us, p.max_us), (100, 10_000, 10_000, 10_000));
         assert_eq!(p.mean_us, (90 * 100 + 10 * 10_000) / 100);

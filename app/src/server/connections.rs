@@ -64,8 +64,9 @@ pub fn redis_pool(url: &str, size: usize, ca_file: Option<&Path>) -> AppResult<f
         .set_policy(ReconnectPolicy::new_constant(0, 250))
         .build_pool(size)
         .map_err(|e| format!("cannot build the Redis client: {}", e.details()))?;
-    // The connection task runs for the life of the process; its errors are reported by the probes.
-    let _ = pool.connect();
+    // The connection task runs for the life of the process (dropping its handle detaches it); its errors are
+    // reported by the probes.
+    drop(pool.connect());
     Ok(pool)
 }
 

@@ -117,7 +117,7 @@ async fn an_rds_managed_secret_takes_host_and_database_from_other_config() {
     let endpoint = format!("{host}:{port}");
     let stack = create_stack(&[("secretArn", &arn), ("mysqlEndpoint", &endpoint), ("redisEndpoint", "cache.local")]).await;
     let (ok, out, err) =
-        run(&mut cachelens(&["config", "--stack-name", &stack, "--db-name", "covid_other", "--redis-tls", "true"])
+        run(cachelens(&["config", "--stack-name", &stack, "--db-name", "covid_other", "--redis-tls", "true"])
             .env("REDIS_AUTH_TOKEN", "tok3n"));
     assert!(ok, "{err}");
     assert!(out.contains(&format!("mysql://cachelens:****@{host}:{port}/covid_other")), "{out}");
@@ -147,7 +147,7 @@ async fn every_error_says_what_is_wrong() {
         assert!(err.contains(&want), "{args:?}: wanted {want:?}, got {err}");
         assert!(!err.contains("hunter2"), "secret value in error: {err}");
     }
-    let (ok, _, err) = run(&mut cachelens(&["config", "--db-secret", "x"]).env_remove("AWS_REGION").env_remove("AWS_DEFAULT_REGION"));
+    let (ok, _, err) = run(cachelens(&["config", "--db-secret", "x"]).env_remove("AWS_REGION").env_remove("AWS_DEFAULT_REGION"));
     assert!(!ok);
     assert!(err.contains("no AWS region: set AWS_REGION"), "{err}");
 }
@@ -185,6 +185,7 @@ async fn the_app_started_with_only_a_stack_name_serves_a_cache_hit() {
     }
     .await;
     let _ = server.kill();
+    let _ = server.wait();
     let (s1, first, s2, second) = served;
     assert_eq!((s1, first["hit"].as_bool()), (200, Some(false)), "{first}");
     assert_eq!((s2, second["hit"].as_bool(), second["source"].as_str()), (200, Some(true), Some("cache")), "{second}");
@@ -230,6 +231,7 @@ async fn access_denied_on_the_secret_is_named() {
         .env("AWS_ACCESS_KEY_ID", key.access_key_id())
         .env("AWS_SECRET_ACCESS_KEY", key.secret_access_key()));
     let _ = moto.kill();
+    let _ = moto.wait();
     assert!(!ok);
     assert!(err.contains("access denied reading secret locked: grant secretsmanager:GetSecretValue"), "{err}");
     assert!(!err.contains("hunter2"));
@@ -295,6 +297,7 @@ async fn a_rotated_secret_is_picked_up_without_a_restart() {
     }
     .await;
     let _ = server.kill();
+    let _ = server.wait();
     let (before, first_read, after, health, killed) = outcome;
     assert_eq!(before, 200);
     assert!(killed >= 1);
@@ -356,5 +359,6 @@ async fn a_changed_access_token_ends_the_old_sessions() {
     }
     .await;
     let _ = server.kill();
+    let _ = server.wait();
     assert_eq!(outcome, (200, true, 200, 401), "(before, old session ended, new token, old token)");
 }

@@ -56,7 +56,7 @@ async fn redis_dying_under_load_costs_no_errors_and_hits_resume_within_two_secon
         w.await.unwrap();
     }
 
-    let seen = seen.lock().unwrap();
+    let seen = seen.lock().unwrap().clone();
     let failures: Vec<_> = seen.iter().filter(|(_, status, _)| *status != 200).collect();
     assert!(failures.is_empty(), "{} of {} requests failed, e.g. {:?}", failures.len(), seen.len(), failures.first());
     let outage: Vec<_> = seen.iter().filter(|(at, _, _)| *at > killed + Duration::from_millis(300) && *at < back).collect();
@@ -95,7 +95,7 @@ async fn mysql_dying_under_load_gives_503s_that_say_why_then_recovers() {
         w.await.unwrap();
     }
 
-    let seen = seen.lock().unwrap();
+    let seen = seen.lock().unwrap().clone();
     let statuses: std::collections::BTreeSet<u16> = seen.iter().map(|(_, s, _)| *s).collect();
     assert!(statuses.iter().all(|s| [200, 503].contains(s)), "only 200 and 503 expected, saw {statuses:?}");
     let down: Vec<_> = seen.iter().filter(|(at, s, _)| *at > cut && *at < back && *s == 503).collect();

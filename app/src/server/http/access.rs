@@ -48,7 +48,7 @@ pub async fn guard(State(state): State<AppState>, mut request: Request, next: Ne
     let peer = peer(&request);
     let client = access.client_of(peer, request.headers());
     request.extensions_mut().insert(Client(client));
-    if access.origin_rule() && !peer.is_loopback() && !access.from_origin(request.headers()) {
+    if access.origin_rule() && !peer.is_loopback() && !access.came_through_origin(request.headers()) {
         return AppError::Forbidden("this server answers only through its CloudFront distribution".into()).into_response();
     }
     if let (false, Some(port)) = (access.required(), access.loopback_port()) {

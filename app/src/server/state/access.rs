@@ -192,7 +192,7 @@ impl Access {
     }
 
     /// Whether the request came through the stack's CloudFront distribution (or no such rule is set).
-    pub fn from_origin(&self, headers: &HeaderMap) -> bool {
+    pub fn came_through_origin(&self, headers: &HeaderMap) -> bool {
         let Some(secret) = &self.origin_secret else { return true };
         headers.get(ORIGIN_HEADER).is_some_and(|v| v.as_bytes().ct_eq(secret.as_bytes()).into())
     }
@@ -204,7 +204,7 @@ impl Access {
     /// The client a request counts against: the peer, or behind CloudFront (origin secret configured and
     /// matched) the viewer CloudFront names.
     pub fn client_of(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
-        if self.origin_secret.is_some() && self.from_origin(headers) {
+        if self.origin_secret.is_some() && self.came_through_origin(headers) {
             let viewer = headers.get(VIEWER_ADDRESS).and_then(|v| v.to_str().ok()).and_then(viewer_ip);
             if let Some(ip) = viewer {
                 return ip;

@@ -210,7 +210,7 @@ impl RunHistory {
     /// Runs of `kind` waiting for MySQL, newest first.
     pub fn unsaved(&self, kind: &str) -> Vec<StoredRun> {
         let mut runs: Vec<StoredRun> = self.pending.lock().expect("pending runs").iter().filter(|r| r.kind == kind).cloned().collect();
-        runs.sort_by(|a, b| b.id.cmp(&a.id));
+        runs.sort_by_key(|r| std::cmp::Reverse(r.id));
         runs
     }
 
@@ -245,7 +245,7 @@ impl RunHistory {
         let mut runs = if page == 0 {
             let mut waiting: Vec<StoredRun> = self.pending.lock().expect("pending runs").clone();
             waiting.retain(|r| kind.is_none_or(|k| r.kind == k));
-            waiting.sort_by(|a, b| b.id.cmp(&a.id));
+            waiting.sort_by_key(|r| std::cmp::Reverse(r.id));
             waiting
         } else {
             Vec::new()
