@@ -15,8 +15,8 @@ use leptos_router::{
 };
 
 use crate::pages::{
-    benchmark::BenchmarkRoute, cache::CacheRoute, compare::CompareRoute, delete::DeleteRoute, home::HomePage, lab::LabRoute, mysql::MysqlRoute,
-    sql::SqlRoute,
+    benchmark::BenchmarkRoute, cache::CacheRoute, compare::CompareRoute, delete::DeleteRoute, home::HomePage, lab::LabRoute,
+    mysql::MysqlRoute, sql::SqlRoute,
 };
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {

@@ -49,15 +49,7 @@ fn default_limit() -> u32 {
 
 impl BenchSpec {
     pub fn new(iterations: u32, concurrency: u32, paths: Vec<QueryPath>) -> Self {
-        Self {
-            iterations,
-            concurrency,
-            paths,
-            warmup: default_warmup(),
-            ttl: default_ttl(),
-            term: default_term(),
-            limit: default_limit(),
-        }
+        Self { iterations, concurrency, paths, warmup: default_warmup(), ttl: default_ttl(), term: default_term(), limit: default_limit() }
     }
 
     /// The spec with its paths in run order and without repeats, or what is wrong with it.

@@ -209,10 +209,8 @@ pub fn Chart(
 }
 
 fn scatter(series: Vec<Series>, scale: Scale, tip: RwSignal<Option<(f64, f64, String)>>) -> impl IntoView {
-    let (lo, hi) = series
-        .iter()
-        .flat_map(|s| s.points.iter().map(|p| p.x))
-        .fold((f64::MAX, f64::MIN), |(lo, hi), x| (lo.min(x), hi.max(x)));
+    let (lo, hi) =
+        series.iter().flat_map(|s| s.points.iter().map(|p| p.x)).fold((f64::MAX, f64::MIN), |(lo, hi), x| (lo.min(x), hi.max(x)));
     let span = if hi > lo { hi - lo } else { 1.0 };
     let x = move |v: f64| LEFT + 6.0 + (plot_width() - 12.0) * (v - lo) / span;
     let ends = (lo <= hi).then(|| {
@@ -389,4 +387,3 @@ pub fn Distribution(id: &'static str, caption: &'static str, edges: Vec<u64>, pa
         </details>
     }
 }
-

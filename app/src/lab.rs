@@ -65,10 +65,9 @@ impl Strategy {
     }
 
     pub fn parse(name: &str) -> AppResult<Self> {
-        Self::ALL
-            .into_iter()
-            .find(|s| s.name() == name.trim())
-            .ok_or_else(|| AppError::Invalid(format!("strategies: unknown strategy {name:?} (none, ttl, invalidate, write_through, refresh_ahead)")))
+        Self::ALL.into_iter().find(|s| s.name() == name.trim()).ok_or_else(|| {
+            AppError::Invalid(format!("strategies: unknown strategy {name:?} (none, ttl, invalidate, write_through, refresh_ahead)"))
+        })
     }
 
     /// Whether a TTL sweep runs it once per TTL.
@@ -384,7 +383,8 @@ pub fn table(report: &LabReport) -> String {
     );
     let (main, sweep) = report.ordered();
     for r in main.into_iter().chain(sweep) {
-        let predicted = r.predicted_hit_ratio.map_or("-".into(), |p| format!("{:.1}{}", p * 100.0, if r.prediction_off { " !" } else { "" }));
+        let predicted =
+            r.predicted_hit_ratio.map_or("-".into(), |p| format!("{:.1}{}", p * 100.0, if r.prediction_off { " !" } else { "" }));
         out.push_str(&format!(
             "{:<14} {:>5} {:>9} {:>8} {:>6.1} {:>9} {:>7.2} {:>7.1}ms {:>7}µs {:>7}µs {:>10.0} {:>8}\n",
             r.strategy.map(Strategy::name).unwrap_or_default(),
@@ -433,15 +433,25 @@ mod tests {
         bad(|s| s.ttls = Some(vec![]), "ttls");
         bad(|s| s.strategies = vec![], "strategies");
         bad(|s| s.refresh_fraction = 1.0, "refresh_fraction");
-        bad(|s| { s.strategies = vec![Strategy::Invalidate]; s.ttls = Some(vec![1, 2]) }, "ttls");
+        bad(
+            |s| {
+                s.strategies = vec![Strategy::Invalidate];
+                s.ttls = Some(vec![1, 2])
+            },
+            "ttls",
+        );
         assert!(Strategy::parse("lru").unwrap_err().to_string().contains("unknown strategy \"lru\""));
     }
 
     #[test]
     fn runs_come_in_order_and_the_sweep_covers_the_ttl_strategies() {
-        let spec = LabSpec { strategies: vec![Strategy::RefreshAhead, Strategy::None, Strategy::Ttl, Strategy::None], ttls: Some(vec![4, 2]), ..LabSpec::default() }
-            .validated()
-            .unwrap();
+        let spec = LabSpec {
+            strategies: vec![Strategy::RefreshAhead, Strategy::None, Strategy::Ttl, Strategy::None],
+            ttls: Some(vec![4, 2]),
+            ..LabSpec::default()
+        }
+        .validated()
+        .unwrap();
         let runs = spec.runs();
         assert_eq!(
             runs,

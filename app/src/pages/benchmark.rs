@@ -4,21 +4,14 @@
 use leptos::prelude::*;
 
 use crate::bench::{BenchReport, MAX_CONCURRENCY, MAX_ITERATIONS};
-use crate::model::QueryPath;
 use crate::charts::{format_ms_tick, Chart, Distribution, Histogram, Kind, Point, Series};
 use crate::error::AppError;
+use crate::model::QueryPath;
 use crate::pages::{DeleteRun, ErrorPanel};
 use crate::stats::{format_us, log_buckets, one_decimal, utc_minute};
 
 #[server]
-pub async fn start_bench(
-    iterations: u32,
-    concurrency: u32,
-    mysql: bool,
-    cache: bool,
-    warmup: u32,
-    ttl: u64,
-) -> Result<u64, AppError> {
+pub async fn start_bench(iterations: u32, concurrency: u32, mysql: bool, cache: bool, warmup: u32, ttl: u64) -> Result<u64, AppError> {
     use crate::bench::BenchSpec;
 
     crate::error::answer(async {
@@ -79,7 +72,13 @@ pub fn BenchmarkPage() -> impl IntoView {
         message.set(None);
         leptos::task::spawn_local(async move {
             match start_bench(n, c, mysql.get_untracked(), cache.get_untracked(), w, t).await {
-                Ok(id) => crate::event_stream::mirror_run(&format!("/api/bench/{id}/events"), report, finished_runs, message, BenchReport::finished),
+                Ok(id) => crate::event_stream::mirror_run(
+                    &format!("/api/bench/{id}/events"),
+                    report,
+                    finished_runs,
+                    message,
+                    BenchReport::finished,
+                ),
                 Err(e) => message.set(Some(e)),
             }
         });
@@ -130,7 +129,6 @@ fn whole_number<T: std::str::FromStr>(field: RwSignal<String>, name: &str) -> Re
     text.trim().parse::<T>().map_err(|_| AppError::Invalid(format!("{name} must be a whole number in range, got {:?}", text.trim())))
 }
 
-
 #[component]
 fn RunView(report: BenchReport) -> impl IntoView {
     let state = report.state.label();
@@ -145,7 +143,11 @@ fn RunView(report: BenchReport) -> impl IntoView {
             points: [s.p50_us, s.p95_us, s.p99_us, s.max_us]
                 .into_iter()
                 .enumerate()
-                .map(|(i, us)| Point { x: i as f64, y: us as f64, tip: format!("{} {}: {}", path.label(), percentile_names[i], format_us(us)) })
+                .map(|(i, us)| Point {
+                    x: i as f64,
+                    y: us as f64,
+                    tip: format!("{} {}: {}", path.label(), percentile_names[i], format_us(us)),
+                })
                 .collect(),
         })
         .collect();

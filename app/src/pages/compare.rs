@@ -85,8 +85,7 @@ pub fn ComparePage() -> impl IntoView {
 #[component]
 fn Comparison(runs: Vec<RunRecord>) -> impl IntoView {
     let samples = |path: Outcome| runs.iter().filter(|r| r.path == path).map(|r| r.elapsed_us).collect::<Vec<_>>();
-    let per_path: Vec<(Outcome, Vec<u64>)> =
-        Outcome::ALL.iter().map(|&p| (p, samples(p))).filter(|(_, s)| !s.is_empty()).collect();
+    let per_path: Vec<(Outcome, Vec<u64>)> = Outcome::ALL.iter().map(|&p| (p, samples(p))).filter(|(_, s)| !s.is_empty()).collect();
     let stats: Vec<_> = per_path.iter().filter_map(|(p, s)| percentiles(s).map(|st| (*p, st))).collect();
     let stat = |path| stats.iter().find(|(p, _)| *p == path).map(|(_, s)| *s);
     let ratio = stat(Outcome::Mysql).zip(stat(Outcome::Hit)).and_then(|(m, h)| speedup(&m, &h));

@@ -48,7 +48,9 @@ impl LabForm {
             None
         } else {
             let parsed: Result<Vec<u64>, _> = self.ttls.split(',').map(|t| t.trim().parse::<u64>()).collect();
-            Some(parsed.map_err(|_| AppError::Invalid(format!("TTL sweep must be whole seconds separated by commas, got {:?}", self.ttls.trim())))?)
+            Some(parsed.map_err(|_| {
+                AppError::Invalid(format!("TTL sweep must be whole seconds separated by commas, got {:?}", self.ttls.trim()))
+            })?)
         };
         Ok(crate::lab::LabSpec {
             strategies: self.strategies.clone(),
@@ -174,7 +176,9 @@ pub fn LabPage() -> impl IntoView {
         message.set(None);
         leptos::task::spawn_local(async move {
             match start_lab(typed).await {
-                Ok(id) => crate::event_stream::mirror_run(&format!("/api/lab/{id}/events"), report, finished_runs, message, LabReport::finished),
+                Ok(id) => {
+                    crate::event_stream::mirror_run(&format!("/api/lab/{id}/events"), report, finished_runs, message, LabReport::finished)
+                }
                 Err(e) => message.set(Some(e)),
             }
         });
@@ -188,7 +192,7 @@ pub fn LabPage() -> impl IntoView {
     };
     let field = |id: &'static str, label: &'static str, value: RwSignal<String>, hint: &'static str| {
         view! { <label>{label} " " <input id=id inputmode="decimal" bind:value=value aria-describedby=format!("{id}-hint")/>
-            <span class="hint" id=format!("{id}-hint")>{hint}</span></label> }
+        <span class="hint" id=format!("{id}-hint")>{hint}</span></label> }
     };
 
     view! {
@@ -269,7 +273,13 @@ fn pct_tick(v: f64) -> String {
 }
 
 /// One bar per strategy for `value` of each result.
-fn bars(results: &[&StrategyResult], key: &'static str, label: &str, value: impl Fn(&StrategyResult) -> Option<f64>, tip: impl Fn(f64) -> String) -> Series {
+fn bars(
+    results: &[&StrategyResult],
+    key: &'static str,
+    label: &str,
+    value: impl Fn(&StrategyResult) -> Option<f64>,
+    tip: impl Fn(f64) -> String,
+) -> Series {
     Series {
         key,
         label: label.into(),
@@ -294,7 +304,13 @@ fn LabRunView(report: LabReport) -> impl IntoView {
     let categories: Vec<String> = results.iter().map(|r| name(r).to_string()).collect();
     let hit = vec![
         bars(&results, "measured", "measured", |r| Some(r.hit_ratio * 100.0), |v| format!("{} % measured", one_decimal(v))),
-        bars(&results, "predicted", "predicted", |r| r.predicted_hit_ratio.map(|p| p * 100.0), |v| format!("{} % predicted", one_decimal(v))),
+        bars(
+            &results,
+            "predicted",
+            "predicted",
+            |r| r.predicted_hit_ratio.map(|p| p * 100.0),
+            |v| format!("{} % predicted", one_decimal(v)),
+        ),
     ];
     let p99 = vec![bars(&results, "p99", "read p99", |r| Some(r.read_p99_us as f64), |v| format_us(v as u64))];
     let mysql = vec![bars(&results, "mysql", "MySQL reads/s", |r| Some(r.mysql_reads_per_s), |v| format!("{} reads/s", v.round() as i64))];
@@ -309,11 +325,13 @@ fn LabRunView(report: LabReport) -> impl IntoView {
                 points: report
                     .sweep
                     .iter()
-                    .filter_map(|p| p.results.get(s.name()).map(|r| Point {
-                        x: p.ttl as f64,
-                        y: value(r),
-                        tip: format!("{} at TTL {} s: {} {unit}", strategy_label(s), p.ttl, one_decimal(value(r))),
-                    }))
+                    .filter_map(|p| {
+                        p.results.get(s.name()).map(|r| Point {
+                            x: p.ttl as f64,
+                            y: value(r),
+                            tip: format!("{} at TTL {} s: {} {unit}", strategy_label(s), p.ttl, one_decimal(value(r))),
+                        })
+                    })
                     .collect(),
             })
             .filter(|series| !series.points.is_empty())

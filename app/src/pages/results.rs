@@ -6,8 +6,8 @@ use std::time::Duration;
 use leptos::prelude::*;
 use leptos_router::{components::Form, hooks::use_query_map};
 
-use crate::model::{AnswerSummary, QueryOutcome, QueryPath, Versus, DEFAULT_LIMIT, DEFAULT_TERM, MAX_LIMIT, MAX_TTL_S};
 use crate::error::AppError;
+use crate::model::{AnswerSummary, QueryOutcome, QueryPath, Versus, DEFAULT_LIMIT, DEFAULT_TERM, MAX_LIMIT, MAX_TTL_S};
 use crate::pages::ErrorPanel;
 use crate::stats::{format_ms_2, one_decimal};
 
@@ -33,9 +33,8 @@ where
     let field = move |name: &str, default: String| params.with_untracked(|p| p.get(name)).unwrap_or(default);
     let request = move || {
         params.with(|p| {
-            p.get("run").map(|run| {
-                (p.get("term").unwrap_or_default(), p.get("limit").unwrap_or_default(), p.get("ttl").unwrap_or_default(), run)
-            })
+            p.get("run")
+                .map(|run| (p.get("term").unwrap_or_default(), p.get("limit").unwrap_or_default(), p.get("ttl").unwrap_or_default(), run))
         })
     };
     let result = Resource::new(request, move |req: Option<Request>| async move {

@@ -2,8 +2,8 @@
 
 use leptos::prelude::*;
 
-use crate::model::{SqlOutcome, MAX_LIMIT, MAX_TTL_S};
 use crate::error::AppError;
+use crate::model::{SqlOutcome, MAX_LIMIT, MAX_TTL_S};
 use crate::pages::results::OutcomeSummary;
 use crate::pages::ErrorPanel;
 
@@ -31,8 +31,8 @@ async fn sql_outcome(sql: String, cache: bool, ttl: Option<String>) -> Result<Sq
     } else {
         query_mysql(&state, Lookup::Sql(&guarded)).await
     }?;
-    let objects: Vec<indexmap::IndexMap<String, serde_json::Value>> = serde_json::from_slice(&answer.rows.json()?.json)
-        .map_err(|e| AppError::Internal(format!("query failed: {e}")))?;
+    let objects: Vec<indexmap::IndexMap<String, serde_json::Value>> =
+        serde_json::from_slice(&answer.rows.json()?.json).map_err(|e| AppError::Internal(format!("query failed: {e}")))?;
     let columns: Vec<String> = objects.first().map(|o| o.keys().cloned().collect()).unwrap_or_default();
     let rows = objects
         .into_iter()

@@ -301,14 +301,30 @@ fn table(report: &crate::bench::BenchReport) -> String {
     use crate::stats::{format_us, one_decimal};
     let mut out = format!(
         "{} requests per path, concurrency {}, warm-up {}: {:?} in {} s\n{:<6} {:>9} {:>7} {:>10} {:>10} {:>10} {:>10}\n",
-        report.spec.iterations, report.spec.concurrency, report.spec.warmup, report.state,
-        one_decimal(report.elapsed_ms as f64 / 1000.0), "path", "requests", "errors", "p50", "p95", "p99", "max"
+        report.spec.iterations,
+        report.spec.concurrency,
+        report.spec.warmup,
+        report.state,
+        one_decimal(report.elapsed_ms as f64 / 1000.0),
+        "path",
+        "requests",
+        "errors",
+        "p50",
+        "p95",
+        "p99",
+        "max"
     );
     for p in &report.paths {
         let s = p.stats.unwrap_or_default();
         out.push_str(&format!(
             "{:<6} {:>9} {:>7} {:>10} {:>10} {:>10} {:>10}\n",
-            p.path.key(), s.count, p.errors, format_us(s.p50_us), format_us(s.p95_us), format_us(s.p99_us), format_us(s.max_us)
+            p.path.key(),
+            s.count,
+            p.errors,
+            format_us(s.p50_us),
+            format_us(s.p95_us),
+            format_us(s.p99_us),
+            format_us(s.max_us)
         ));
     }
     if let Some(x) = report.speedup() {

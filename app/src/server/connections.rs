@@ -18,8 +18,7 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 /// The options of a MySQL URL; with `ca_file`, TLS is required and the server's certificate and name are
 /// checked against it (sqlx's default, `preferred`, takes any certificate).
 pub fn mysql_options(url: &str, ca_file: Option<&Path>) -> AppResult<MySqlConnectOptions> {
-    let options: MySqlConnectOptions =
-        url.parse().map_err(|e| format!("DATABASE_URL is not a valid MySQL URL: {}", redact_error(e)))?;
+    let options: MySqlConnectOptions = url.parse().map_err(|e| format!("DATABASE_URL is not a valid MySQL URL: {}", redact_error(e)))?;
     Ok(match ca_file {
         Some(ca) => {
             if !ca.is_file() {
@@ -45,8 +44,7 @@ pub fn mysql_pool(options: MySqlConnectOptions, max_connections: u32) -> MySqlPo
 pub fn redis_pool(url: &str, size: usize, ca_file: Option<&Path>) -> AppResult<fred::clients::Pool> {
     // The AWS SDK brings aws-lc-rs and fred brings ring; rustls refuses to pick between them by itself.
     let _ = fred::rustls::crypto::ring::default_provider().install_default();
-    let mut config = Config::from_url(url)
-        .map_err(|e| format!("REDIS_URL is not a valid Redis URL: {}", redact_userinfo(e.details())))?;
+    let mut config = Config::from_url(url).map_err(|e| format!("REDIS_URL is not a valid Redis URL: {}", redact_userinfo(e.details())))?;
     if let Some(ca) = ca_file {
         if config.tls.is_none() {
             return Err("a Redis CA file was given but the URL is not TLS: use rediss:// or rediss-cluster://".into());
@@ -150,10 +148,7 @@ mod tests {
 
     #[test]
     fn userinfo_is_masked_and_the_rest_kept() {
-        assert_eq!(
-            redact_userinfo("cannot reach mysql://app:s3cret@db:3306/covid now"),
-            "cannot reach mysql://***@db:3306/covid now"
-        );
+        assert_eq!(redact_userinfo("cannot reach mysql://app:s3cret@db:3306/covid now"), "cannot reach mysql://***@db:3306/covid now");
         assert_eq!(redact_userinfo("redis://cache:6379"), "redis://cache:6379");
         assert_eq!(redact_userinfo("a rediss://:tok@en@h:1 b redis://u:p@x"), "a rediss://***@h:1 b redis://***@x");
     }

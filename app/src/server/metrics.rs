@@ -80,11 +80,24 @@ impl Metrics {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}");
         };
         counter(&mut out, "cachelens_cache_hits_total", "Cache lookups answered from Redis.", self.cache_hits.load(Relaxed));
-        counter(&mut out, "cachelens_cache_misses_total", "Cache lookups that found nothing and filled Redis from MySQL.", self.cache_misses.load(Relaxed));
-        counter(&mut out, "cachelens_cache_fallbacks_total", "Cache lookups answered from MySQL because Redis was unusable.", self.cache_fallbacks.load(Relaxed));
+        counter(
+            &mut out,
+            "cachelens_cache_misses_total",
+            "Cache lookups that found nothing and filled Redis from MySQL.",
+            self.cache_misses.load(Relaxed),
+        );
+        counter(
+            &mut out,
+            "cachelens_cache_fallbacks_total",
+            "Cache lookups answered from MySQL because Redis was unusable.",
+            self.cache_fallbacks.load(Relaxed),
+        );
         counter(&mut out, "cachelens_mysql_queries_total", "Article queries sent to MySQL.", self.mysql_queries.load(Relaxed));
         counter(&mut out, "cachelens_mysql_errors_total", "Article queries MySQL failed.", self.mysql_errors.load(Relaxed));
-        let _ = writeln!(out, "# HELP cachelens_http_responses_total HTTP responses by status class.\n# TYPE cachelens_http_responses_total counter");
+        let _ = writeln!(
+            out,
+            "# HELP cachelens_http_responses_total HTTP responses by status class.\n# TYPE cachelens_http_responses_total counter"
+        );
         for (class, n) in [("2xx", &self.http_responses_2xx), ("4xx", &self.http_responses_4xx), ("5xx", &self.http_responses_5xx)] {
             let _ = writeln!(out, "cachelens_http_responses_total{{class=\"{class}\"}} {}", n.load(Relaxed));
         }

@@ -23,12 +23,12 @@
 //! `pub(crate)` is the default; `pub` marks what the integration tests and the binary use.
 
 pub(crate) mod bench;
-pub mod lab;
 pub(crate) mod cache;
 pub mod cli;
 pub mod config;
 pub(crate) mod connections;
 pub mod http;
+pub mod lab;
 pub mod loader;
 pub(crate) mod metrics;
 pub mod query;

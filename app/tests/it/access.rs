@@ -77,12 +77,7 @@ async fn the_bearer_token_and_a_signed_in_session_both_work() {
     let metrics = client.get(format!("{base}/metrics")).bearer_auth(TOKEN).send().await.unwrap();
     assert_eq!(metrics.status().as_u16(), 200, "Prometheus's bearer authorization");
 
-    let signed_in = client
-        .post(format!("{base}/login"))
-        .form(&[("token", TOKEN), ("next", "/compare")])
-        .send()
-        .await
-        .unwrap();
+    let signed_in = client.post(format!("{base}/login")).form(&[("token", TOKEN), ("next", "/compare")]).send().await.unwrap();
     assert_eq!(signed_in.status().as_u16(), 303);
     assert_eq!(signed_in.headers()["location"], "/compare");
     let cookie = signed_in.headers()["set-cookie"].to_str().unwrap().to_string();
@@ -220,7 +215,8 @@ async fn without_the_origin_secret_only_loopback_gets_in() {
     }
     let wrong = client.get(format!("{base}/healthz")).header("x-origin-verify", "guess").send().await.unwrap();
     assert_eq!(wrong.status().as_u16(), 403);
-    let through = client.get(format!("{base}/api/query/mysql?limit=1")).header("x-origin-verify", ORIGIN).bearer_auth(TOKEN).send().await.unwrap();
+    let through =
+        client.get(format!("{base}/api/query/mysql?limit=1")).header("x-origin-verify", ORIGIN).bearer_auth(TOKEN).send().await.unwrap();
     assert_eq!(through.status().as_u16(), 200);
 
     // The same rule from loopback: exempt (the instance's own checks, SSM port forwarding).
@@ -237,7 +233,9 @@ async fn without_a_token_only_loopback_hosts_are_answered() {
     let port = base.rsplit(':').next().unwrap().to_string();
     let client = no_redirects();
     let sql = r#"{"sql": "select 1 as one", "cache": false}"#;
-    for host in [format!("rebind.evil.example:{port}"), "rebind.evil.example".into(), "127.0.0.1:1".into(), format!("127.0.0.1.nip.io:{port}")] {
+    for host in
+        [format!("rebind.evil.example:{port}"), "rebind.evil.example".into(), "127.0.0.1:1".into(), format!("127.0.0.1.nip.io:{port}")]
+    {
         let page = client.get(format!("{base}/sql")).header("host", &host).send().await.unwrap();
         assert_eq!(page.status().as_u16(), 421, "{host}");
         let body: serde_json::Value = page.json().await.unwrap();
@@ -266,7 +264,14 @@ async fn cross_site_posts_and_non_json_bodies_are_refused() {
     let client = http();
     let sql = r#"{"sql": "select 1 as one", "cache": false}"#;
 
-    let cross = client.post(format!("{base}/api/query/sql")).header("origin", "https://evil.example").header("content-type", "application/json").body(sql).send().await.unwrap();
+    let cross = client
+        .post(format!("{base}/api/query/sql"))
+        .header("origin", "https://evil.example")
+        .header("content-type", "application/json")
+        .body(sql)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(cross.status().as_u16(), 403);
     assert!(cross.json::<serde_json::Value>().await.unwrap()["error"].as_str().unwrap().contains("another site"));
     let delete = client.post(format!("{base}/api/cache/delete")).header("referer", "https://evil.example/page").send().await.unwrap();
@@ -277,10 +282,24 @@ async fn cross_site_posts_and_non_json_bodies_are_refused() {
     assert_eq!(plain.status().as_u16(), 415);
 
     // `null` is what a sandboxed frame or a page hiding its origin sends: another site.
-    let null = client.post(format!("{base}/api/query/sql")).header("origin", "null").header("content-type", "application/json").body(sql).send().await.unwrap();
+    let null = client
+        .post(format!("{base}/api/query/sql"))
+        .header("origin", "null")
+        .header("content-type", "application/json")
+        .body(sql)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(null.status().as_u16(), 403);
 
-    let same = client.post(format!("{base}/api/query/sql")).header("origin", format!("http://{host}")).header("content-type", "application/json").body(sql).send().await.unwrap();
+    let same = client
+        .post(format!("{base}/api/query/sql"))
+        .header("origin", format!("http://{host}"))
+        .header("content-type", "application/json")
+        .body(sql)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(same.status().as_u16(), 200, "the same site may");
     let tool = client.post(format!("{base}/api/query/sql")).header("content-type", "application/json").body(sql).send().await.unwrap();
     assert_eq!(tool.status().as_u16(), 200, "a script without Origin or Referer may");

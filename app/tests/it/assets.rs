@@ -4,7 +4,6 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-
 use crate::support::*;
 
 fn run(cmd: &mut Command) {

@@ -25,7 +25,11 @@ async fn sdk() -> SdkConfig {
 }
 
 fn unique(name: &str) -> String {
-    format!("{name}-{}-{}", std::process::id(), std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() % 1_000_000_000)
+    format!(
+        "{name}-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() % 1_000_000_000
+    )
 }
 
 async fn create_secret(value: &str) -> (String, String) {
@@ -168,13 +172,9 @@ async fn the_app_started_with_only_a_stack_name_serves_a_cache_hit() {
 
     let port = free_port();
     let listen = format!("127.0.0.1:{port}");
-    let mut server = cachelens(&["serve", "--addr", &listen, "--stack-name", &stack, "--cache-prefix", "cachelens-t-aws"])
-        .spawn()
-        .unwrap();
+    let mut server = cachelens(&["serve", "--addr", &listen, "--stack-name", &stack, "--cache-prefix", "cachelens-t-aws"]).spawn().unwrap();
     let base = format!("http://{listen}");
-    let up = eventually(Duration::from_secs(20), || async {
-        http().get(format!("{base}/healthz")).send().await.is_ok()
-    });
+    let up = eventually(Duration::from_secs(20), || async { http().get(format!("{base}/healthz")).send().await.is_ok() });
     let served = async {
         assert!(up.await, "server did not start");
         http().post(format!("{base}/api/cache/delete")).send().await.unwrap();
@@ -257,8 +257,19 @@ async fn a_rotated_secret_is_picked_up_without_a_restart() {
     let host = addr.to_string();
     let redis = redis_url();
     let mut server = cachelens(&[
-        "serve", "--addr", &listen, "--db-secret", &secret, "--db-host", &host, "--db-name", &db_name, "--redis-url", &redis,
-        "--db-secret-refresh", "0",
+        "serve",
+        "--addr",
+        &listen,
+        "--db-secret",
+        &secret,
+        "--db-host",
+        &host,
+        "--db-name",
+        &db_name,
+        "--redis-url",
+        &redis,
+        "--db-secret-refresh",
+        "0",
     ])
     .spawn()
     .unwrap();
@@ -280,11 +291,8 @@ async fn a_rotated_secret_is_picked_up_without_a_restart() {
             .send()
             .await
             .unwrap();
-        let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM information_schema.processlist WHERE user = ?")
-            .bind(&user)
-            .fetch_all(&admin)
-            .await
-            .unwrap();
+        let ids: Vec<i64> =
+            sqlx::query_scalar("SELECT id FROM information_schema.processlist WHERE user = ?").bind(&user).fetch_all(&admin).await.unwrap();
         assert!(!ids.is_empty(), "the first query left a pooled connection");
         as_root(&ids.iter().map(|id| format!("KILL {id};")).collect::<String>());
         let mut after = Vec::new();
@@ -319,8 +327,17 @@ async fn a_changed_access_token_ends_the_old_sessions() {
     let listen = format!("127.0.0.1:{}", free_port());
     let (db, redis) = (database_url(), redis_url());
     let mut server = cachelens(&[
-        "serve", "--addr", &listen, "--database-url", &db, "--redis-url", &redis, "--access-token-secret", &secret,
-        "--db-secret-refresh", "1",
+        "serve",
+        "--addr",
+        &listen,
+        "--database-url",
+        &db,
+        "--redis-url",
+        &redis,
+        "--access-token-secret",
+        &secret,
+        "--db-secret-refresh",
+        "1",
     ])
     .spawn()
     .unwrap();

@@ -31,7 +31,8 @@ async fn a_small_benchmark_measures_both_paths_and_the_cache_wins() {
     for path in ["mysql", "cache"] {
         let r = &report["results"][path];
         assert_eq!(r["count"], 200, "{path}: {r}");
-        let (p50, p95, p99, max) = (r["p50_us"].as_u64().unwrap(), r["p95_us"].as_u64().unwrap(), r["p99_us"].as_u64().unwrap(), r["max_us"].as_u64().unwrap());
+        let (p50, p95, p99, max) =
+            (r["p50_us"].as_u64().unwrap(), r["p95_us"].as_u64().unwrap(), r["p99_us"].as_u64().unwrap(), r["max_us"].as_u64().unwrap());
         assert!(0 < p50 && p50 <= p95 && p95 <= p99 && p99 <= max, "{path}: {r}");
     }
     let (mysql, cache) = (report["results"]["mysql"]["p50_us"].as_u64().unwrap(), report["results"]["cache"]["p50_us"].as_u64().unwrap());
@@ -56,13 +57,17 @@ async fn cancel_stops_a_run_and_a_second_run_waits_its_turn() {
     let db = loaded_database("bench_cancel", 3000).await;
     let base = spawn_app(&db, &redis_url(), "cachelens-t-benchcancel").await;
     let (_, started) =
-        post(&format!("{base}/api/bench"), serde_json::json!({ "iterations": 100000, "concurrency": 2, "paths": ["mysql"], "warmup": 0 })).await;
+        post(&format!("{base}/api/bench"), serde_json::json!({ "iterations": 100000, "concurrency": 2, "paths": ["mysql"], "warmup": 0 }))
+            .await;
     let id = started["id"].as_u64().unwrap();
     let (status, busy) = post(&format!("{base}/api/bench"), serde_json::json!({ "iterations": 1, "concurrency": 1 })).await;
     assert_eq!(status, 409, "{busy}");
     assert!(busy["error"].as_str().unwrap().contains("still running"), "{busy}");
 
-    assert!(eventually(Duration::from_secs(10), || async { get_json(&format!("{base}/api/bench/{id}")).await.1["done"].as_u64() > Some(5) }).await);
+    assert!(
+        eventually(Duration::from_secs(10), || async { get_json(&format!("{base}/api/bench/{id}")).await.1["done"].as_u64() > Some(5) })
+            .await
+    );
     let (status, cancelled) = post(&format!("{base}/api/bench/{id}/cancel"), serde_json::Value::Null).await;
     assert_eq!((status, cancelled["state"].as_str()), (200, Some("cancelled")), "{cancelled}");
     let done = cancelled["done"].as_u64().unwrap();
@@ -104,7 +109,15 @@ async fn the_comparison_page_charts_recorded_runs() {
         get_json(&format!("{base}/api/query/cache?term=delta&limit=50")).await;
     }
     let html = http().get(format!("{base}/compare")).send().await.unwrap().text().await.unwrap();
-    for needle in ["id=\"summary\"", "data-path=\"mysql\"", "data-path=\"miss\"", "data-path=\"hit\"", "id=\"timeline\"", "id=\"distribution\"", "id=\"speedup\""] {
+    for needle in [
+        "id=\"summary\"",
+        "data-path=\"mysql\"",
+        "data-path=\"miss\"",
+        "data-path=\"hit\"",
+        "id=\"timeline\"",
+        "id=\"distribution\"",
+        "id=\"speedup\"",
+    ] {
         assert!(html.contains(needle), "{needle} missing from the server-rendered comparison page");
     }
     // Three MySQL runs, one miss and two hits, each a point on the timeline.

@@ -177,9 +177,7 @@ async fn a_dead_mysql_gives_503_with_a_message_and_recovers_without_a_restart() 
     assert!(page.text().await.unwrap().contains("MySQL is unavailable"));
 
     proxy.resume().await;
-    let back = eventually(Duration::from_secs(10), || async {
-        get_json(&format!("{base}/api/query/mysql")).await.0 == 200
-    });
+    let back = eventually(Duration::from_secs(10), || async { get_json(&format!("{base}/api/query/mysql")).await.0 == 200 });
     assert!(back.await, "MySQL path did not recover");
     let page = http().get(format!("{base}/mysql?term=delta&limit=5&run=2")).send().await.unwrap();
     assert_eq!(page.status(), 200);

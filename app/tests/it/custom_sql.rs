@@ -1,7 +1,6 @@
 //! The custom SQL box against the real MariaDB: the benign corpus runs, the hostile corpus is refused before
 //! it reaches the server, and what does run is bounded (LIMIT, time, read-only user).
 
-
 use cachelens::server::query::sql_guard::check;
 
 use crate::support::*;
@@ -64,7 +63,8 @@ async fn custom_sql_is_cached_like_the_default_query_and_its_limit_capped() {
     assert_eq!(first.keys().collect::<Vec<_>>(), ["OBJECTID", "Title"]);
 
     // 300 × 300 rows asked for; the guard's LIMIT keeps it to the maximum.
-    let (status, big) = post_sql(&base, serde_json::json!({ "sql": "select a.OBJECTID from articles a, articles b", "cache": false })).await;
+    let (status, big) =
+        post_sql(&base, serde_json::json!({ "sql": "select a.OBJECTID from articles a, articles b", "cache": false })).await;
     assert_eq!((status, big["row_count"].as_u64()), (200, Some(cachelens::model::MAX_LIMIT as u64)), "{}", big["error"]);
 }
 
@@ -112,7 +112,8 @@ async fn bad_requests_get_a_reason_and_a_runaway_statement_is_stopped() {
     assert_eq!(status, 400, "{}", &body.to_string()[..200.min(body.to_string().len())]);
     let error = body["error"].as_str().unwrap();
     assert!(error.contains("larger than 8 MiB") && error.contains("rows read so far"), "{error}");
-    let (status, body) = post_sql(&base, serde_json::json!({ "sql": "select repeat('x', 200000) as big from articles limit 30", "cache": false })).await;
+    let (status, body) =
+        post_sql(&base, serde_json::json!({ "sql": "select repeat('x', 200000) as big from articles limit 30", "cache": false })).await;
     assert_eq!((status, body["rows"].as_array().map(Vec::len)), (200, Some(30)), "6 MB is within the cap");
     let (status, body) = post_sql(&base, serde_json::json!({ "sql": "select count(*) as n from articles", "cache": false })).await;
     assert_eq!((status, body["rows"][0]["n"].as_i64()), (200, Some(300)), "{body}");

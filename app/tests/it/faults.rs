@@ -47,10 +47,9 @@ async fn redis_dying_under_load_costs_no_errors_and_hits_resume_within_two_secon
     tokio::time::sleep(Duration::from_millis(1500)).await;
     redis.restart();
     let back = Instant::now();
-    let resumed = eventually(Duration::from_secs(5), || async {
-        seen.lock().unwrap().iter().any(|(at, _, body)| *at > back && body["hit"] == true)
-    })
-    .await;
+    let resumed =
+        eventually(Duration::from_secs(5), || async { seen.lock().unwrap().iter().any(|(at, _, body)| *at > back && body["hit"] == true) })
+            .await;
     stop.store(true, Ordering::SeqCst);
     for w in workers {
         w.await.unwrap();
@@ -86,10 +85,9 @@ async fn mysql_dying_under_load_gives_503s_that_say_why_then_recovers() {
     tokio::time::sleep(Duration::from_secs(4)).await;
     proxy.resume().await;
     let back = Instant::now();
-    let recovered = eventually(Duration::from_secs(15), || async {
-        seen.lock().unwrap().iter().any(|(at, status, _)| *at > back && *status == 200)
-    })
-    .await;
+    let recovered =
+        eventually(Duration::from_secs(15), || async { seen.lock().unwrap().iter().any(|(at, status, _)| *at > back && *status == 200) })
+            .await;
     stop.store(true, Ordering::SeqCst);
     for w in workers {
         w.await.unwrap();
@@ -101,7 +99,8 @@ async fn mysql_dying_under_load_gives_503s_that_say_why_then_recovers() {
     let down: Vec<_> = seen.iter().filter(|(at, s, _)| *at > cut && *at < back && *s == 503).collect();
     assert!(!down.is_empty(), "no 503 while MySQL was unreachable");
     assert!(
-        down.iter().all(|(_, _, b)| b["error"].as_str().is_some_and(|e| e.starts_with("MySQL is unavailable") && !e.contains("cachelens-local"))),
+        down.iter()
+            .all(|(_, _, b)| b["error"].as_str().is_some_and(|e| e.starts_with("MySQL is unavailable") && !e.contains("cachelens-local"))),
         "a 503 without the message, or with the password: {:?}",
         down.first()
     );

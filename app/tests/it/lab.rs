@@ -83,7 +83,11 @@ async fn each_strategy_buys_what_it_should_and_the_model_predicts_ttl() {
         let weights = cachelens::lab::zipf_weights(300, 1.0);
         cachelens::lab::predicted_hit_ratio(Strategy::Ttl, &weights, reads / seconds, writes / seconds, 2.0, seconds).unwrap()
     };
-    assert!(f("refresh_ahead", "hit_ratio") > ttl_at_its_rate, "refresh_ahead vs ttl at its rate ({ttl_at_its_rate:.3}): {}", r["refresh_ahead"]);
+    assert!(
+        f("refresh_ahead", "hit_ratio") > ttl_at_its_rate,
+        "refresh_ahead vs ttl at its rate ({ttl_at_its_rate:.3}): {}",
+        r["refresh_ahead"]
+    );
     let (measured, predicted) = (f("ttl", "hit_ratio"), f("ttl", "predicted_hit_ratio"));
     assert!((measured - predicted).abs() < 0.05, "ttl: measured {measured:.3}, predicted {predicted:.3}");
     assert_eq!(r["ttl"]["prediction_off"], false);
@@ -223,10 +227,11 @@ async fn an_older_lab_table_is_recreated_and_a_foreign_one_left_alone() {
     let refused = run_lab(&base, json!({"strategies": ["ttl"], "items": 50, "operations": 200})).await;
     assert_eq!(refused["state"], "failed", "{refused}");
     assert!(refused["error"].as_str().unwrap().contains("the lab did not create"), "{refused}");
-    let still: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND COLUMN_NAME = 'mine'")
-        .fetch_one(&db)
-        .await
-        .unwrap();
+    let still: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND COLUMN_NAME = 'mine'")
+            .fetch_one(&db)
+            .await
+            .unwrap();
     assert_eq!(still, 1, "the foreign table is still there");
 }
 

@@ -56,12 +56,8 @@ async fn tricky_fields_round_trip_byte_exact() {
     let report = load(&db, &path, false).await.unwrap();
     assert_eq!((report.rows, report.loaded), (4, true));
 
-    let rows = sqlx::query("SELECT OBJECTID, Sentence, Title, Abstract FROM articles ORDER BY OBJECTID")
-        .fetch_all(&db)
-        .await
-        .unwrap();
-    let got: Vec<(i32, String, String, String)> =
-        rows.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3))).collect();
+    let rows = sqlx::query("SELECT OBJECTID, Sentence, Title, Abstract FROM articles ORDER BY OBJECTID").fetch_all(&db).await.unwrap();
+    let got: Vec<(i32, String, String, String)> = rows.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3))).collect();
     let want: Vec<(i32, String, String, String)> =
         expected.iter().map(|(i, s, t, a)| (*i, s.to_string(), t.to_string(), a.to_string())).collect();
     assert_eq!(got, want);
@@ -127,9 +123,6 @@ async fn rerunning_the_same_source_is_a_no_op_and_force_replaces() {
 async fn generated_rows_load_and_match_the_default_query() {
     let url = loaded_database("generated", 2000).await;
     let db = connect_creating(&url, None).await.unwrap();
-    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM articles WHERE Sentence LIKE '%delta%'")
-        .fetch_one(&db)
-        .await
-        .unwrap();
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM articles WHERE Sentence LIKE '%delta%'").fetch_one(&db).await.unwrap();
     assert!(n > 300, "only {n} rows match delta");
 }

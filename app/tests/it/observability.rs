@@ -125,7 +125,12 @@ async fn the_redis_circuit_shows_in_metrics_and_closes_when_redis_returns() {
     let (_, body) = get_json(&url).await;
     assert!(body["cache_error"].as_str().unwrap().contains("circuit open"), "{body}");
     redis.restart();
-    assert!(eventually(Duration::from_secs(3), || async { get_json(&url).await.1["source"] != "mysql" || metric(&base, "cachelens_redis_circuit_open").await == 0 }).await);
+    assert!(
+        eventually(Duration::from_secs(3), || async {
+            get_json(&url).await.1["source"] != "mysql" || metric(&base, "cachelens_redis_circuit_open").await == 0
+        })
+        .await
+    );
     assert!(eventually(Duration::from_secs(3), || async { metric(&base, "cachelens_redis_circuit_open").await == 0 }).await);
     assert!(metric(&base, "cachelens_redis_circuit_trips_total").await >= 1);
 }

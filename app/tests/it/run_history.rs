@@ -74,7 +74,8 @@ async fn a_benchmark_and_a_lab_run_survive_a_restart() {
     let (_, lab_list) = get_json(&format!("{second}/api/lab")).await;
     assert!(lab_list.as_array().unwrap().iter().any(|r| r["id"] == lab_id));
     let (_, all) = get_json(&format!("{second}/api/runs")).await;
-    let kinds: Vec<(u64, &str)> = all.as_array().unwrap().iter().map(|r| (r["id"].as_u64().unwrap(), r["kind"].as_str().unwrap())).collect();
+    let kinds: Vec<(u64, &str)> =
+        all.as_array().unwrap().iter().map(|r| (r["id"].as_u64().unwrap(), r["kind"].as_str().unwrap())).collect();
     assert!(kinds.contains(&(bench_id, "bench")) && kinds.contains(&(lab_id, "lab")), "{all}");
     assert!(kinds.windows(2).all(|w| w[0].0 > w[1].0), "newest first: {kinds:?}");
     let (status, page) = get_json(&format!("{second}/api/runs?per_page=1&page=1")).await;

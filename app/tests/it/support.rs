@@ -6,9 +6,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use cachelens::server::config::{Origin, Resolved, Setting, DEFAULT_DB_POOL, DEFAULT_REDIS_POOL, DEFAULT_TTL_S, DEFAULT_SECRET_REFRESH_S};
-use leptos::prelude::LeptosOptions;
+use cachelens::server::config::{Origin, Resolved, Setting, DEFAULT_DB_POOL, DEFAULT_REDIS_POOL, DEFAULT_SECRET_REFRESH_S, DEFAULT_TTL_S};
 pub use cachelens::server::http::AccessPolicy;
+use leptos::prelude::LeptosOptions;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -17,9 +17,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
 fn required(var: &str) -> String {
-    std::env::var(var).unwrap_or_else(|_| {
-        panic!("{var} is not set: run the tests through scripts/test, which starts MariaDB and Redis")
-    })
+    std::env::var(var).unwrap_or_else(|_| panic!("{var} is not set: run the tests through scripts/test, which starts MariaDB and Redis"))
 }
 
 pub fn database_url() -> String {
@@ -53,14 +51,10 @@ pub async fn loaded_database(name: &str, rows: u64) -> String {
     let mut file = std::fs::File::create(&csv).unwrap();
     cachelens::server::loader::generate::write_articles(&mut file, rows, 99).unwrap();
     let db = cachelens::server::loader::dataset::connect_creating(&url, None).await.unwrap();
-    let report = cachelens::server::loader::csv_load::load_csv(
-        &db,
-        &csv,
-        false,
-        &mut cachelens::server::loader::progress::Progress::Silent,
-    )
-    .await
-    .unwrap();
+    let report =
+        cachelens::server::loader::csv_load::load_csv(&db, &csv, false, &mut cachelens::server::loader::progress::Progress::Silent)
+            .await
+            .unwrap();
     assert_eq!(report.rows, rows);
     url
 }
@@ -252,7 +246,12 @@ pub async fn spawn_app_guarded(settings: Resolved, token: &str) -> String {
 }
 
 async fn spawn_app_full(settings: Resolved, site_root: &str, token: Option<String>) -> String {
-    spawn_app_policy(settings, site_root, |port| AccessPolicy { loopback_port: token.is_none().then_some(port), token, origin_secret: None }).await
+    spawn_app_policy(settings, site_root, |port| AccessPolicy {
+        loopback_port: token.is_none().then_some(port),
+        token,
+        origin_secret: None,
+    })
+    .await
 }
 
 /// The app served on a loopback port of its own, admitting requests by the policy `policy(port)` makes.

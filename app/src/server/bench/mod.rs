@@ -4,13 +4,13 @@
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 
-pub use crate::server::state::bench_runs::{standalone, BenchRun};
 use crate::server::state::bench_runs::MAX_TRACKED_US;
+pub use crate::server::state::bench_runs::{standalone, BenchRun};
 
 use crate::bench::{BenchSpec, BenchState};
-use crate::model::QueryPath;
 use crate::error::AppError;
 use crate::model::ArticleQuery;
+use crate::model::QueryPath;
 use crate::server::cache::{self, Lookup};
 use crate::server::state::AppState;
 

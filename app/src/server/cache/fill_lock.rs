@@ -5,8 +5,8 @@ use std::time::{Duration, Instant};
 
 use fred::prelude::*;
 
-use super::store::lookup;
 use super::compressed::StoredRows;
+use super::store::lookup;
 
 /// How long a fill may hold the cross-instance lock, and how long others wait for its value.
 const FILL_LOCK_TTL: Duration = Duration::from_secs(5);
@@ -48,4 +48,3 @@ pub(super) async fn fill_lock(client: &Client, key: &str) -> FillLock {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
-

@@ -16,15 +16,15 @@ use std::time::{Duration, Instant};
 use sha2::{Digest, Sha256};
 
 use crate::error::AppResult;
-use fred::prelude::*;
 use crate::model::{AnswerSummary, ArticleQuery, QueryPath, ARTICLE_SQL};
 use crate::server::query::articles::{self, RowsJson};
 use crate::server::query::sql_guard::GuardedSql;
+use crate::server::state::breaker::Gate;
 use crate::server::state::AppState;
 use crate::stats::Outcome;
-use crate::server::state::breaker::Gate;
 use compressed::StoredRows;
 use fill_lock::{fill_lock, FillLock};
+use fred::prelude::*;
 pub use store::{cache_key, delete_prefixed};
 use store::{jittered, lookup, CACHE_TIMEOUT};
 

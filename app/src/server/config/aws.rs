@@ -40,18 +40,16 @@ pub struct StackOutputs {
 impl StackOutputs {
     /// The first of `keys` the stack has, or an error listing what it does have.
     pub fn require(&self, keys: &[&str]) -> AppResult<(&str, &str)> {
-        keys.iter()
-            .find_map(|k| self.outputs.get(&k.to_ascii_lowercase()).map(|(orig, v)| (orig.as_str(), v.as_str())))
-            .ok_or_else(|| {
-                let present: Vec<&str> = self.outputs.values().map(|(k, _)| k.as_str()).collect();
-                format!(
-                    "stack {} has no output {} (outputs present: {})",
-                    self.stack,
-                    keys.join(" or "),
-                    if present.is_empty() { "none".to_string() } else { present.join(", ") }
-                )
-                .into()
-            })
+        keys.iter().find_map(|k| self.outputs.get(&k.to_ascii_lowercase()).map(|(orig, v)| (orig.as_str(), v.as_str()))).ok_or_else(|| {
+            let present: Vec<&str> = self.outputs.values().map(|(k, _)| k.as_str()).collect();
+            format!(
+                "stack {} has no output {} (outputs present: {})",
+                self.stack,
+                keys.join(" or "),
+                if present.is_empty() { "none".to_string() } else { present.join(", ") }
+            )
+            .into()
+        })
     }
 }
 
@@ -132,15 +130,13 @@ pub async fn secret_string(config: &SdkConfig, secret_id: &str) -> AppResult<Str
         // Secrets Manager says AccessDeniedException; an IAM denial before the service (403) may carry no code.
         let forbidden = e.raw_response().map(|r| r.status().as_u16()) == Some(403);
         match e.code() {
-            _ if forbidden => format!(
-                "access denied reading secret {secret_id}: grant secretsmanager:GetSecretValue on it to this role"
-            ),
+            _ if forbidden => format!("access denied reading secret {secret_id}: grant secretsmanager:GetSecretValue on it to this role"),
             Some("ResourceNotFoundException") => {
                 format!("secret {secret_id} not found in region {}", region_of(config))
             }
-            Some("AccessDeniedException") => format!(
-                "access denied reading secret {secret_id}: grant secretsmanager:GetSecretValue on it to this role ({message})"
-            ),
+            Some("AccessDeniedException") => {
+                format!("access denied reading secret {secret_id}: grant secretsmanager:GetSecretValue on it to this role ({message})")
+            }
             code => format!("cannot read secret {secret_id}: {}", describe_sdk_error(code, &message, &e)),
         }
     })?;
@@ -160,8 +156,7 @@ pub fn parse_token_secret(secret_id: &str, text: &str) -> AppResult<String> {
     if !trimmed.starts_with('{') {
         return Ok(trimmed.to_string());
     }
-    let value: serde_json::Value =
-        serde_json::from_str(trimmed).map_err(|e| format!("secret {secret_id} is not valid JSON: {e}"))?;
+    let value: serde_json::Value = serde_json::from_str(trimmed).map_err(|e| format!("secret {secret_id} is not valid JSON: {e}"))?;
     ["token", "auth_token", "authToken", "password"]
         .iter()
         .find_map(|k| value.get(k).and_then(|v| v.as_str()).map(str::to_owned))

@@ -33,15 +33,28 @@ pub(super) struct Found {
 
 pub(super) async fn connections(given: Given) -> AppResult<Found> {
     let Given {
-        database_url, redis_url, stack_name, db_secret, db_host, db_port, db_name, redis_host, redis_tls,
-        redis_cluster, auth_token, auth_secret, region,
+        database_url,
+        redis_url,
+        stack_name,
+        db_secret,
+        db_host,
+        db_port,
+        db_name,
+        redis_host,
+        redis_tls,
+        redis_cluster,
+        auth_token,
+        auth_secret,
+        region,
     } = given;
     let needs_aws = (database_url.is_none() && (db_secret.is_some() || stack_name.is_some()))
         || (redis_url.is_none() && redis_host.is_none() && stack_name.is_some())
         || (redis_url.is_none() && auth_token.is_none() && auth_secret.is_some());
     let sdk = if needs_aws { Some(aws::load_sdk_config(region.as_ref().map(|r| r.value.clone())).await?) } else { None };
     let region = region.or_else(|| {
-        sdk.as_ref().and_then(|c| c.region()).map(|r| Setting { value: r.to_string(), origin: Origin::Assembled("AWS SDK default chain".into()) })
+        sdk.as_ref()
+            .and_then(|c| c.region())
+            .map(|r| Setting { value: r.to_string(), origin: Origin::Assembled("AWS SDK default chain".into()) })
     });
     let outputs = match (&stack_name, &sdk) {
         (Some(stack), Some(sdk)) => Some(aws::stack_outputs(sdk, &stack.value).await?),
@@ -63,9 +76,8 @@ pub(super) async fn connections(given: Given) -> AppResult<Found> {
         None => {
             let secret_id = match db_secret {
                 Some(s) => s,
-                None => from_output(&["secretArn", "secretname"])?.ok_or(
-                    "no database configured: set DATABASE_URL (or --database-url), --db-secret, or --stack-name",
-                )?,
+                None => from_output(&["secretArn", "secretname"])?
+                    .ok_or("no database configured: set DATABASE_URL (or --database-url), --db-secret, or --stack-name")?,
             };
             let sdk = sdk.as_ref().expect("AWS is loaded whenever a secret must be read");
             let secret = aws::parse_db_secret(&secret_id.value, &aws::secret_string(sdk, &secret_id.value).await?)?;
@@ -78,9 +90,8 @@ pub(super) async fn connections(given: Given) -> AppResult<Found> {
                         .map(|s| s.value),
                 },
             };
-            let endpoint = endpoint.ok_or_else(|| {
-                format!("secret {} names no host: set --db-host (CACHELENS_DB_HOST) or --stack-name", secret_id.value)
-            })?;
+            let endpoint = endpoint
+                .ok_or_else(|| format!("secret {} names no host: set --db-host (CACHELENS_DB_HOST) or --stack-name", secret_id.value))?;
             let (host, endpoint_port) = host_port(&endpoint);
             let port = db_port.map(|p| p.value).or(endpoint_port).or(secret.port).unwrap_or(3306);
             let name = db_name.map(|n| n.value).or(secret.dbname.clone()).unwrap_or_else(|| "covid".into());

@@ -132,7 +132,10 @@ pub enum Origin {
     Flag(String),
     Env(String),
     File(PathBuf),
-    StackOutput { stack: String, key: String },
+    StackOutput {
+        stack: String,
+        key: String,
+    },
     Secret(String),
     Default,
     /// Put together from other settings, named here.
@@ -240,7 +243,6 @@ pub fn mask_password(url: &str) -> String {
     parsed.to_string()
 }
 
-
 /// Where a setting's value came from: the command line, its variable, the file, or none of them (`None`).
 fn origin_of(id: &str, matches: Option<&ArgMatches>, file: Option<&FileLayer>) -> Option<Origin> {
     match matches.and_then(|m| m.value_source(id)) {
@@ -263,7 +265,6 @@ fn setting<T: Clone>(id: &str, value: &Option<T>, matches: Option<&ArgMatches>, 
     value.clone().map(|value| Setting { value, origin })
 }
 
-
 /// Resolves the connection settings: `args` as clap layered them (`matches`, the subcommand's, and the `file`
 /// layer tell where each came from). AWS is contacted only when they leave a connection open.
 pub async fn resolve(args: &ConnectionArgs, matches: Option<&ArgMatches>, file: Option<&FileLayer>) -> AppResult<Resolved> {
@@ -283,8 +284,19 @@ pub async fn resolve(args: &ConnectionArgs, matches: Option<&ArgMatches>, file: 
     let region = given("region", &args.region);
 
     let found = discover::connections(discover::Given {
-        database_url, redis_url, stack_name: stack_name.clone(), db_secret, db_host, db_port, db_name, redis_host,
-        redis_tls, redis_cluster, auth_token, auth_secret, region,
+        database_url,
+        redis_url,
+        stack_name: stack_name.clone(),
+        db_secret,
+        db_host,
+        db_port,
+        db_name,
+        redis_host,
+        redis_tls,
+        redis_cluster,
+        auth_token,
+        auth_secret,
+        region,
     })
     .await?;
     let (database_url, db_secret, redis_url, region) = (found.database_url, found.db_secret, found.redis_url, found.region);
@@ -408,8 +420,11 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("c.toml");
         let urls = "database_url = \"mysql://u:pw@db/covid\"\nredis_url = \"redis://cache:6379\"\n";
-        std::fs::write(&file, format!("{urls}db_pool = 3\ncache_ttl = 120\nttl_jitter = 10\nfill_lock = true\ncache_prefix = \"team-a\"\n"))
-            .unwrap();
+        std::fs::write(
+            &file,
+            format!("{urls}db_pool = 3\ncache_ttl = 120\nttl_jitter = 10\nfill_lock = true\ncache_prefix = \"team-a\"\n"),
+        )
+        .unwrap();
         let (args, matches, layer) = parse(&file, &["--cache-ttl", "30"]).unwrap();
         let r = resolve(&args, Some(&matches), layer.as_ref()).await.unwrap();
         assert_eq!((r.db_pool, r.redis_pool, r.cache_ttl, r.ttl_jitter, r.fill_lock), (3, 4, 30, 10, true));

@@ -17,12 +17,11 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use axum::{
     extract::{ConnectInfo, Form, Query, Request, State},
-    Extension,
     http::{header, HeaderMap, HeaderValue, Method, StatusCode},
     middleware::Next,
     response::{Html, IntoResponse, Redirect, Response},
     routing::{get, post},
-    Router,
+    Extension, Router,
 };
 
 use crate::error::AppError;
@@ -70,7 +69,10 @@ pub async fn guard(State(state): State<AppState>, mut request: Request, next: Ne
     if Access::bearer(request.headers()).is_some() {
         // A wrong bearer is a guess like a wrong form: counted, and refused once the client has used its share.
         if let Err(wait) = access.check_rate(client) {
-            return too_many(AppError::TooManyRequests(format!("too many failed attempts from this address: wait {wait} s")).into_response(), wait);
+            return too_many(
+                AppError::TooManyRequests(format!("too many failed attempts from this address: wait {wait} s")).into_response(),
+                wait,
+            );
         }
         access.record_failure(client);
     }
@@ -135,10 +137,18 @@ async fn login_page(Query(q): Query<NextPath>) -> Html<String> {
     Html(login_html(q.next.as_deref(), None))
 }
 
-async fn sign_in(State(state): State<AppState>, Extension(Client(client)): Extension<Client>, headers: HeaderMap, Form(form): Form<SignIn>) -> Response {
+async fn sign_in(
+    State(state): State<AppState>,
+    Extension(Client(client)): Extension<Client>,
+    headers: HeaderMap,
+    Form(form): Form<SignIn>,
+) -> Response {
     let access = &state.access;
     if let Err(wait) = access.check_rate(client) {
-        let page = (StatusCode::TOO_MANY_REQUESTS, Html(login_html(form.next.as_deref(), Some("Too many failed sign-ins from this address: wait a minute and try again."))));
+        let page = (
+            StatusCode::TOO_MANY_REQUESTS,
+            Html(login_html(form.next.as_deref(), Some("Too many failed sign-ins from this address: wait a minute and try again."))),
+        );
         return too_many(page.into_response(), wait);
     }
     if !access.is_token(form.token.trim()) {
@@ -182,8 +192,7 @@ fn with_cookie(mut response: Response, cookie: &str) -> Response {
 /// Only a path on this site: `next` must not send a signed-in user elsewhere. A browser drops tabs and line
 /// breaks from a URL (`/\t/evil.example` becomes `//evil.example`), and CR/LF cannot go into a header at all.
 fn safe_next(next: Option<&str>) -> &str {
-    next.filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') && !n.chars().any(char::is_control))
-        .unwrap_or("/")
+    next.filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') && !n.chars().any(char::is_control)).unwrap_or("/")
 }
 
 fn login_html(next: Option<&str>, problem: Option<&str>) -> String {

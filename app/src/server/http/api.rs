@@ -49,8 +49,7 @@ impl QueryParams {
 }
 
 fn parse_number<T: std::str::FromStr>(name: &str, raw: Option<&str>) -> AppResult<Option<T>> {
-    raw.map(|r| r.trim().parse::<T>().map_err(|_| AppError::Invalid(format!("{name} must be a whole number, got {r:?}"))))
-        .transpose()
+    raw.map(|r| r.trim().parse::<T>().map_err(|_| AppError::Invalid(format!("{name} must be a whole number, got {r:?}")))).transpose()
 }
 
 async fn query_mysql(State(state): State<AppState>, Query(params): Query<QueryParams>) -> Response {
@@ -161,4 +160,3 @@ impl http_body::Body for Chunks {
         http_body::SizeHint::with_exact(self.0.iter().map(|c| c.len() as u64).sum())
     }
 }
-

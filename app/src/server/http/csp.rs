@@ -23,4 +23,3 @@ pub(super) fn set_page_csp() {
         }
     }
 }
-

@@ -5,9 +5,9 @@ mod access;
 pub(crate) mod api;
 pub(crate) mod assets;
 pub(crate) mod bench_api;
+mod csp;
 pub(crate) mod lab_api;
 pub(crate) mod runs;
-mod csp;
 
 use axum::{
     extract::{Request, State},
@@ -17,10 +17,10 @@ use axum::{
     routing::get,
     Json, Router,
 };
-use tower_http::compression::{CompressionLayer, CompressionLevel};
-use tower_http::set_header::SetResponseHeaderLayer;
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
+use tower_http::compression::{CompressionLayer, CompressionLevel};
+use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::app::{shell, App};
 use crate::error::{AppError, AppResult};
@@ -48,9 +48,8 @@ pub async fn serve(args: ServeArgs, resolved: Resolved) -> AppResult<()> {
     use axum::serve::ListenerExt;
     // Pages stream in several writes; without TCP_NODELAY, Nagle's algorithm and delayed ACKs hold the
     // later ones back by about 40 ms.
-    let listener = tokio::net::TcpListener::bind(args.addr)
-        .await
-        .map_err(|e| AppError::Invalid(format!("cannot listen on {}: {e}", args.addr)))?;
+    let listener =
+        tokio::net::TcpListener::bind(args.addr).await.map_err(|e| AppError::Invalid(format!("cannot listen on {}: {e}", args.addr)))?;
     let bound = listener.local_addr().map_err(|e| AppError::Internal(format!("the listening address: {e}")))?;
     // Without a token the Host rule keeps DNS-rebinding pages out; --allow-anonymous is the user's own front.
     let loopback_port = (token.is_none() && !args.allow_anonymous).then_some(bound.port());

@@ -115,10 +115,8 @@ struct HistoryQuery {
 
 async fn history(State(state): State<AppState>, Query(q): Query<HistoryQuery>) -> Result<Response, AppError> {
     let runs = state.history.list(&state.db, q.kind.as_deref(), q.page, q.per_page.unwrap_or(20)).await?;
-    let summaries: Vec<RunSummary> = runs
-        .iter()
-        .map(|r| RunSummary { saved: !state.history.is_pending(r.id), ..RunSummary::from(r) })
-        .collect();
+    let summaries: Vec<RunSummary> =
+        runs.iter().map(|r| RunSummary { saved: !state.history.is_pending(r.id), ..RunSummary::from(r) }).collect();
     Ok(Json(summaries).into_response())
 }
 

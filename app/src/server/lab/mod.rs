@@ -25,9 +25,9 @@ use rand_distr::{Distribution, Zipf};
 
 use crate::error::AppError;
 use crate::lab::{predicted_hit_ratio, zipf_weights, LabState, Strategy, StrategyResult, DISAGREE_POINTS};
-pub use crate::server::state::lab_runs::{standalone, LabRun};
 use crate::server::cache::delete_prefixed;
 use crate::server::cache::store::unix_ms;
+pub use crate::server::state::lab_runs::{standalone, LabRun};
 use crate::server::state::AppState;
 use history::History;
 
@@ -188,7 +188,8 @@ async fn one_strategy(
                     let outcome = if rng.random::<f64>() < run.spec.read_ratio {
                         read(&state, &shared, id).await
                     } else {
-                        let payload = format!("{} (edit {})", shared.payloads[rng.random_range(0..shared.payloads.len())], rng.random::<u32>());
+                        let payload =
+                            format!("{} (edit {})", shared.payloads[rng.random_range(0..shared.payloads.len())], rng.random::<u32>());
                         write(&state, &shared, id, payload).await
                     };
                     if let Err(e) = outcome {
@@ -233,7 +234,8 @@ async fn one_strategy(
 }
 
 fn summarize(shared: &Shared, seconds: f64) -> StrategyResult {
-    let (reads, writes, hits, stale) = (shared.reads.load(Relaxed), shared.writes.load(Relaxed), shared.hits.load(Relaxed), shared.stale.load(Relaxed));
+    let (reads, writes, hits, stale) =
+        (shared.reads.load(Relaxed), shared.writes.load(Relaxed), shared.hits.load(Relaxed), shared.stale.load(Relaxed));
     let latency = shared.latency.lock().expect("latency");
     let staleness = shared.staleness.lock().expect("staleness");
     let ratio = |a: u64, b: u64| if b == 0 { 0.0 } else { a as f64 / b as f64 };
@@ -342,9 +344,8 @@ fn refresh_if_due(state: &AppState, shared: &Arc<Shared>, id: u32, expires_at_ms
 }
 
 async fn write(state: &AppState, shared: &Shared, id: u32, payload: String) -> Result<(), String> {
-    let version = table::write(&state.db, id, &payload)
-        .await
-        .map_err(|e| format!("MySQL write: {}", crate::server::connections::redact_error(e)))?;
+    let version =
+        table::write(&state.db, id, &payload).await.map_err(|e| format!("MySQL write: {}", crate::server::connections::redact_error(e)))?;
     shared.history.committed(id, version, Instant::now());
     shared.writes.fetch_add(1, Relaxed);
     let client = state.redis.next_connected();

@@ -40,12 +40,11 @@ pub async fn payloads(db: &MySqlPool) -> Vec<String> {
 
 /// The table with `items` rows at the first version, made ready for a run.
 pub async fn prepare(db: &MySqlPool, items: u32, payloads: &[String]) -> AppResult<()> {
-    let comment: Option<String> = sqlx::query_scalar(
-        "SELECT TABLE_COMMENT FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?",
-    )
-    .bind(TABLE)
-    .fetch_optional(db)
-    .await?;
+    let comment: Option<String> =
+        sqlx::query_scalar("SELECT TABLE_COMMENT FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?")
+            .bind(TABLE)
+            .fetch_optional(db)
+            .await?;
     match comment.as_deref() {
         Some(LAYOUT) => {
             sqlx::query(&format!("TRUNCATE TABLE {TABLE}")).execute(db).await?;
@@ -82,12 +81,11 @@ pub async fn read(db: &MySqlPool, id: u32) -> Result<(u64, String), sqlx::Error>
 /// A write: a new payload and the next version, which MySQL hands back in the OK packet (LAST_INSERT_ID(expr)),
 /// so the write is one autocommitted statement. Returns the version it committed.
 pub async fn write(db: &MySqlPool, id: u32, payload: &str) -> Result<u64, sqlx::Error> {
-    let done = sqlx::query(&format!(
-        "UPDATE {TABLE} SET payload = ?, version = LAST_INSERT_ID(version + 1), updated_at = NOW(6) WHERE id = ?"
-    ))
-    .bind(payload)
-    .bind(id)
-    .execute(db)
-    .await?;
+    let done =
+        sqlx::query(&format!("UPDATE {TABLE} SET payload = ?, version = LAST_INSERT_ID(version + 1), updated_at = NOW(6) WHERE id = ?"))
+            .bind(payload)
+            .bind(id)
+            .execute(db)
+            .await?;
     Ok(done.last_insert_id())
 }

@@ -126,11 +126,12 @@ fn header_order(path: &Path, reader: &mut csv::Reader<BufReader<File>>) -> AppRe
     let names: Vec<String> = header.iter().map(|h| String::from_utf8_lossy(h).trim().trim_start_matches('\u{feff}').to_string()).collect();
     let mut order = Vec::with_capacity(COLUMNS.len());
     for column in COLUMNS {
-        let found: Vec<usize> =
-            names.iter().enumerate().filter(|(_, n)| n.eq_ignore_ascii_case(column)).map(|(i, _)| i).collect();
+        let found: Vec<usize> = names.iter().enumerate().filter(|(_, n)| n.eq_ignore_ascii_case(column)).map(|(i, _)| i).collect();
         match found.as_slice() {
             [i] => order.push(*i),
-            [] => return Err(AppError::Invalid(format!("{}:1: header has no {column} column (found: {})", path.display(), names.join(", ")))),
+            [] => {
+                return Err(AppError::Invalid(format!("{}:1: header has no {column} column (found: {})", path.display(), names.join(", "))))
+            }
             _ => return Err(AppError::Invalid(format!("{}:1: header has {column} more than once", path.display()))),
         }
     }
@@ -153,8 +154,8 @@ fn validate(record: &csv::ByteRecord, order: &[usize]) -> AppResult<Row> {
     let mut fields = Vec::with_capacity(COLUMNS.len());
     for (column, &at) in COLUMNS.iter().zip(order) {
         let raw = &record[at];
-        let text = std::str::from_utf8(raw)
-            .map_err(|e| format!("{column} is not valid UTF-8 (byte {} of the field)", e.valid_up_to() + 1))?;
+        let text =
+            std::str::from_utf8(raw).map_err(|e| format!("{column} is not valid UTF-8 (byte {} of the field)", e.valid_up_to() + 1))?;
         fields.push(text.to_string());
     }
     let id_text = fields[0].trim();

@@ -8,8 +8,19 @@ use crate::server::connections::{mysql_options, redact_error};
 
 /// The seed's columns, in the seed's CSV order.
 pub const COLUMNS: [&str; 13] = [
-    "OBJECTID", "SHA", "PossiblePlace", "Sentence", "MatchedPlace", "DOI", "Title", "Abstract", "PublishedDate",
-    "Authors", "Journal", "Source", "License",
+    "OBJECTID",
+    "SHA",
+    "PossiblePlace",
+    "Sentence",
+    "MatchedPlace",
+    "DOI",
+    "Title",
+    "Abstract",
+    "PublishedDate",
+    "Authors",
+    "Journal",
+    "Source",
+    "License",
 ];
 
 pub const TABLE: &str = "articles";
@@ -89,13 +100,11 @@ fn strip_database(url: &str) -> String {
 }
 
 pub async fn table_exists(db: &MySqlPool, name: &str) -> AppResult<bool> {
-    let n: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?",
-    )
-    .bind(name)
-    .fetch_one(db)
-    .await
-    .map_err(redact_error)?;
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?")
+        .bind(name)
+        .fetch_one(db)
+        .await
+        .map_err(redact_error)?;
     Ok(n > 0)
 }
 

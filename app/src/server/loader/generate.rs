@@ -32,13 +32,39 @@ impl SplitMix64 {
 }
 
 const PLACES: &[&str] = &[
-    "Wuhan", "Lombardy", "New York", "São Paulo", "Zürich", "Delhi", "Lagos", "Seoul", "Madrid", "Toronto",
-    "Cape Town", "Kraków", "Reykjavík", "Tōkyō", "Melbourne", "Québec", "Nairobi", "Lima", "Oslo", "Chennai",
+    "Wuhan",
+    "Lombardy",
+    "New York",
+    "São Paulo",
+    "Zürich",
+    "Delhi",
+    "Lagos",
+    "Seoul",
+    "Madrid",
+    "Toronto",
+    "Cape Town",
+    "Kraków",
+    "Reykjavík",
+    "Tōkyō",
+    "Melbourne",
+    "Québec",
+    "Nairobi",
+    "Lima",
+    "Oslo",
+    "Chennai",
 ];
 const VARIANTS: &[&str] = &["delta", "alpha", "beta", "gamma", "omicron", "delta", "B.1.617.2", "wild-type"];
 const TOPICS: &[&str] = &[
-    "hospital admissions", "viral load", "transmission", "vaccine effectiveness", "ICU occupancy",
-    "household spread", "mortality", "seroprevalence", "testing capacity", "reinfection",
+    "hospital admissions",
+    "viral load",
+    "transmission",
+    "vaccine effectiveness",
+    "ICU occupancy",
+    "household spread",
+    "mortality",
+    "seroprevalence",
+    "testing capacity",
+    "reinfection",
 ];
 const VERBS: &[&str] = &["reported", "observed", "estimated", "modelled", "confirmed", "questioned"];
 const TRENDS: &[&str] = &["a sharp rise in", "a decline in", "no change in", "a 2-fold increase in", "seasonal swings in"];

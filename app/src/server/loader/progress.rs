@@ -28,10 +28,8 @@ impl Progress {
             Self::Bar(bar) => {
                 *bar = ProgressBar::new(total);
                 bar.set_style(
-                    ProgressStyle::with_template(
-                        "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} {msg} ETA {eta}",
-                    )
-                    .expect("valid template"),
+                    ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} {msg} ETA {eta}")
+                        .expect("valid template"),
                 );
             }
             Self::Lines { total_bytes, started, last } => {
@@ -58,11 +56,7 @@ impl Progress {
                 let secs = started.elapsed().as_secs_f64().max(1e-3);
                 let done = bytes as f64 / (*total_bytes).max(1) as f64;
                 let eta = if done > 0.0 { secs / done - secs } else { 0.0 };
-                println!(
-                    "loaded {rows} rows ({:.0} rows/s, {:.0}% of the file, ETA {eta:.0} s)",
-                    rows as f64 / secs,
-                    done * 100.0
-                );
+                println!("loaded {rows} rows ({:.0} rows/s, {:.0}% of the file, ETA {eta:.0} s)", rows as f64 / secs, done * 100.0);
             }
             Self::Silent => {}
         }

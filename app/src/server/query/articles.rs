@@ -5,8 +5,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use sqlx::mysql::MySqlPool;
 
-use crate::model::{Article, ArticleQuery, ARTICLE_SQL};
 use crate::error::{AppError, AppResult};
+use crate::model::{Article, ArticleQuery, ARTICLE_SQL};
 
 /// Rows as the JSON array the API and the cache hold, with their count, so a cache hit can hand the bytes
 /// on without parsing them.
@@ -53,12 +53,8 @@ pub async fn fetch_rows(db: &MySqlPool, query: &ArticleQuery) -> AppResult<RowsJ
         if i > 0 {
             json.push(b',');
         }
-        let article = ArticleJson {
-            object_id: row.try_get(0)?,
-            sentence: row.try_get(1)?,
-            title: row.try_get(2)?,
-            source: row.try_get(3)?,
-        };
+        let article =
+            ArticleJson { object_id: row.try_get(0)?, sentence: row.try_get(1)?, title: row.try_get(2)?, source: row.try_get(3)? };
         serde_json::to_writer(&mut json, &article).map_err(|e| AppError::Internal(format!("query failed: {e}")))?;
     }
     json.push(b']');

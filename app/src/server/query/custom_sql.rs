@@ -4,11 +4,11 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures::future::BoxFuture;
 use indexmap::IndexMap;
 use serde_json::Value;
 use sqlx::mysql::MySqlRow;
 use sqlx::types::time;
-use futures::future::BoxFuture;
 use sqlx::{Column, Row, TypeInfo, ValueRef};
 
 use crate::error::{AppError, AppResult};
@@ -101,7 +101,10 @@ fn refused_by_server(e: sqlx::Error) -> AppError {
             let message = db.message();
             if message.contains("max_statement_time") || message.contains("maximum statement execution time") {
                 AppError::Invalid(format!("the statement ran longer than {STATEMENT_TIME_LIMIT:?} and was stopped"))
-            } else if db.code().as_deref() == Some("42S02") || db.code().as_deref() == Some("42S22") || db.code().as_deref() == Some("42000") {
+            } else if db.code().as_deref() == Some("42S02")
+                || db.code().as_deref() == Some("42S22")
+                || db.code().as_deref() == Some("42000")
+            {
                 AppError::Invalid(format!("MySQL refused the statement: {message}"))
             } else {
                 AppError::from(e)
@@ -138,9 +141,9 @@ fn cell(row: &MySqlRow, i: usize, type_name: &str) -> Value {
         "FLOAT" => row.try_get::<f32, _>(i).map(|f| Value::from(f as f64)),
         "DOUBLE" => row.try_get::<f64, _>(i).map(Value::from),
         "DATE" => row.try_get::<time::Date, _>(i).map(|d| Value::from(d.to_string())),
-        "DATETIME" | "TIMESTAMP" => row.try_get_unchecked::<time::PrimitiveDateTime, _>(i).map(|t| {
-            Value::from(format!("{} {:02}:{:02}:{:02}", t.date(), t.hour(), t.minute(), t.second()))
-        }),
+        "DATETIME" | "TIMESTAMP" => row
+            .try_get_unchecked::<time::PrimitiveDateTime, _>(i)
+            .map(|t| Value::from(format!("{} {:02}:{:02}:{:02}", t.date(), t.hour(), t.minute(), t.second()))),
         "TIME" => row.try_get::<time::Time, _>(i).map(|t| Value::from(format!("{:02}:{:02}:{:02}", t.hour(), t.minute(), t.second()))),
         _ => row.try_get_unchecked::<Vec<u8>, _>(i).map(|bytes| match String::from_utf8(bytes) {
             Ok(text) => Value::from(text),

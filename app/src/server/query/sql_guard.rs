@@ -13,9 +13,7 @@
 
 use std::ops::ControlFlow;
 
-use sqlparser::ast::{
-    Expr, LimitClause, ObjectName, Query, Select, SetExpr, Statement, Value, Visit, Visitor,
-};
+use sqlparser::ast::{Expr, LimitClause, ObjectName, Query, Select, SetExpr, Statement, Value, Visit, Visitor};
 use sqlparser::dialect::MySqlDialect;
 use sqlparser::parser::{Parser, ParserOptions};
 
@@ -24,10 +22,32 @@ pub const MAX_SQL_BYTES: usize = 10_000;
 
 /// Functions that sleep, take or wait for locks, read the server's files, or change state.
 const FORBIDDEN_FUNCTIONS: &[&str] = &[
-    "sleep", "benchmark", "get_lock", "release_lock", "release_all_locks", "is_free_lock", "is_used_lock",
-    "load_file", "master_pos_wait", "source_pos_wait", "master_gtid_wait", "wait_for_executed_gtid_set",
-    "wait_until_sql_thread_after_gtids", "last_insert_id", "nextval", "setval", "lastval", "sys_exec",
-    "sys_eval", "sys_get", "sys_set", "load_data", "lo_import", "lo_export", "pg_sleep", "waitfor",
+    "sleep",
+    "benchmark",
+    "get_lock",
+    "release_lock",
+    "release_all_locks",
+    "is_free_lock",
+    "is_used_lock",
+    "load_file",
+    "master_pos_wait",
+    "source_pos_wait",
+    "master_gtid_wait",
+    "wait_for_executed_gtid_set",
+    "wait_until_sql_thread_after_gtids",
+    "last_insert_id",
+    "nextval",
+    "setval",
+    "lastval",
+    "sys_exec",
+    "sys_eval",
+    "sys_get",
+    "sys_set",
+    "load_data",
+    "lo_import",
+    "lo_export",
+    "pg_sleep",
+    "waitfor",
 ];
 
 /// Schemas that describe the server rather than the application's data.
@@ -200,10 +220,7 @@ fn lex(sql: &str) -> Result<Lexed, Refusal> {
             }
             c if !c.is_ascii() => {
                 let kind = if c.is_whitespace() { "non-ASCII whitespace" } else { "non-ASCII character" };
-                return refuse(format!(
-                    "{kind} U+{:04X} at byte {offset} outside quotes: quote names with backquotes",
-                    c as u32
-                ));
+                return refuse(format!("{kind} U+{:04X} at byte {offset} outside quotes: quote names with backquotes", c as u32));
             }
             _ => i += 1,
         }
@@ -288,7 +305,10 @@ impl Visitor for ReadOnly<'_> {
             Expr::Function(f) => {
                 let name = f.name.0.last().and_then(|p| p.as_ident()).map(|i| i.value.to_ascii_lowercase()).unwrap_or_default();
                 if FORBIDDEN_FUNCTIONS.contains(&name.as_str()) {
-                    return stop(format!("{}() is not allowed: it sleeps, locks, waits, writes or reads server files", name.to_ascii_uppercase()));
+                    return stop(format!(
+                        "{}() is not allowed: it sleeps, locks, waits, writes or reads server files",
+                        name.to_ascii_uppercase()
+                    ));
                 }
                 if f.name.0.len() > 1 {
                     return stop(format!("{}: stored functions are not allowed", f.name));

@@ -157,7 +157,9 @@ impl Access {
 
     /// A token is required and this request has it (as a bearer) or a live session; or none is required.
     pub fn allows(&self, headers: &HeaderMap) -> bool {
-        !self.required() || Self::bearer(headers).is_some_and(|t| self.is_token(t)) || session_cookie(headers).is_some_and(|id| self.has_session(id))
+        !self.required()
+            || Self::bearer(headers).is_some_and(|t| self.is_token(t))
+            || session_cookie(headers).is_some_and(|id| self.has_session(id))
     }
 
     /// `Err` with the seconds to wait when `client` has used up its failures (or all clients together have

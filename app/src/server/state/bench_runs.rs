@@ -9,8 +9,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use hdrhistogram::Histogram;
 
 use crate::bench::{BenchReport, BenchSpec, BenchState, PathReport};
-use crate::model::QueryPath;
 use crate::error::{AppError, AppResult};
+use crate::model::QueryPath;
 use crate::stats::Percentiles;
 
 /// Finished runs kept for the list.
@@ -118,10 +118,7 @@ impl PathProgress {
             vec![]
         } else {
             // Buckets growing by 1.25× from the fastest answer: fine where the values are, few in all.
-            histogram
-                .iter_log(histogram.min().max(1), 1.25)
-                .map(|v| (v.value_iterated_to(), v.count_since_last_iteration()))
-                .collect()
+            histogram.iter_log(histogram.min().max(1), 1.25).map(|v| (v.value_iterated_to(), v.count_since_last_iteration())).collect()
         };
         PathReport {
             path: self.path,
@@ -222,4 +219,3 @@ mod tests {
         assert_eq!(report.distribution.iter().map(|(_, n)| n).sum::<u64>(), 4, "{:?}", report.distribution);
     }
 }
-

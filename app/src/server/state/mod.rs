@@ -17,17 +17,17 @@ use sqlx::mysql::MySqlPool;
 
 use crate::error::{AppError, AppResult};
 use crate::model::{Probe, ServiceStatus};
+use crate::server::config::Resolved;
+use crate::server::connections::{probe_mysql, probe_redis};
+use crate::server::metrics::Metrics;
+use crate::server::run_log::RunLog;
+use crate::stats::Outcome;
 use access::Access;
 use bench_runs::BenchRegistry;
 use breaker::Breaker;
 use db_secret::SecretWatch;
 use lab_runs::LabRegistry;
 use single_flight::SingleFlight;
-use crate::server::connections::{probe_mysql, probe_redis};
-use crate::server::metrics::Metrics;
-use crate::server::run_log::RunLog;
-use crate::stats::Outcome;
-use crate::server::config::Resolved;
 
 /// Cloned for every request (axum's `State`), so it is one reference count: the fields live in [`Shared`].
 #[derive(Clone)]

@@ -220,11 +220,8 @@ impl RunHistory {
             return Ok(Some(run.clone()));
         }
         self.ensure_table(db).await?;
-        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM {TABLE} WHERE id = ? AND kind = ?"))
-            .bind(id)
-            .bind(kind)
-            .fetch_optional(db)
-            .await?;
+        let row =
+            sqlx::query(&format!("SELECT {COLUMNS} FROM {TABLE} WHERE id = ? AND kind = ?")).bind(id).bind(kind).fetch_optional(db).await?;
         row.map(|r| stored(&r)).transpose()
     }
 
@@ -280,7 +277,9 @@ const COLUMNS: &str = "id, kind, state, spec, report, started_at_ms, ended_at_ms
 fn stored(row: &sqlx::mysql::MySqlRow) -> AppResult<StoredRun> {
     let text = |name: &str| -> AppResult<String> {
         // MariaDB keeps JSON as LONGTEXT, MySQL as its own type; both read as text.
-        row.try_get::<String, _>(name).or_else(|_| row.try_get::<Vec<u8>, _>(name).map(|b| String::from_utf8_lossy(&b).into_owned())).map_err(AppError::from)
+        row.try_get::<String, _>(name)
+            .or_else(|_| row.try_get::<Vec<u8>, _>(name).map(|b| String::from_utf8_lossy(&b).into_owned()))
+            .map_err(AppError::from)
     };
     let json = |name: &str| -> AppResult<serde_json::Value> {
         serde_json::from_str(&text(name)?).map_err(|e| AppError::Internal(format!("a kept run's {name} is not JSON: {e}")))
