@@ -45,6 +45,9 @@ pub enum AppError {
     /// Redis could not answer where nothing else can stand in for it (deleting the cache).
     #[error("{0}")]
     CacheDown(String),
+    /// AWS (CloudFormation, Secrets Manager) did not answer: the network, throttling, an outage.
+    #[error("{0}")]
+    AwsDown(String),
     /// Something cachelens itself got wrong.
     #[error("{0}")]
     Internal(String),
@@ -65,7 +68,7 @@ impl AppError {
             Self::Misdirected(_) => 421,
             Self::TooManyRequests(_) => 429,
             Self::Internal(_) => 500,
-            Self::DatabaseDown(_) | Self::DatabaseLoginRefused(_) | Self::CacheDown(_) => 503,
+            Self::DatabaseDown(_) | Self::DatabaseLoginRefused(_) | Self::CacheDown(_) | Self::AwsDown(_) => 503,
         }
     }
 
@@ -81,23 +84,35 @@ impl AppError {
         })
     }
 
+    /// The same kind of error, its message preceded by `what` (the step that failed).
+    pub fn context(mut self, what: impl std::fmt::Display) -> Self {
+        let message = self.message_mut();
+        *message = format!("{what}: {message}");
+        self
+    }
+
+    fn message_mut(&mut self) -> &mut String {
+        match self {
+            Self::Invalid(m)
+            | Self::Unauthorized(m)
+            | Self::Forbidden(m)
+            | Self::Misdirected(m)
+            | Self::NotFound(m)
+            | Self::Conflict(m)
+            | Self::TooLarge(m)
+            | Self::TooManyRequests(m)
+            | Self::UnsupportedMediaType(m)
+            | Self::DatabaseDown(m)
+            | Self::DatabaseLoginRefused(m)
+            | Self::CacheDown(m)
+            | Self::AwsDown(m)
+            | Self::Internal(m) => m,
+        }
+    }
+
     /// A service, not the request, is at fault: worth a retry later.
     pub fn is_unavailable(&self) -> bool {
         self.status() == 503
-    }
-}
-
-/// A message from code that has only words for what went wrong (a file, the AWS SDK, the CLI): cachelens's own
-/// failure unless the caller says otherwise with a variant.
-impl From<String> for AppError {
-    fn from(message: String) -> Self {
-        Self::Internal(message)
-    }
-}
-
-impl From<&str> for AppError {
-    fn from(message: &str) -> Self {
-        Self::Internal(message.to_string())
     }
 }
 
@@ -163,13 +178,11 @@ mod http {
                     Self::DatabaseDown("the articles table does not exist yet: run `cachelens load-data`".into())
                 }
                 // SQLSTATE 28000 is MySQL's access denied (1045): on connect, a password that no longer holds.
-                Database(db) if db.code().as_deref() == Some("28000") => {
-                    Self::DatabaseLoginRefused(crate::server::connections::redact_error(e))
-                }
+                Database(db) if db.code().as_deref() == Some("28000") => Self::DatabaseLoginRefused(crate::server::redact::redact_error(e)),
                 Io(_) | Tls(_) | Protocol(_) | PoolTimedOut | PoolClosed | WorkerCrashed | Database(_) => {
-                    Self::DatabaseDown(crate::server::connections::redact_error(e))
+                    Self::DatabaseDown(crate::server::redact::redact_error(e))
                 }
-                _ => Self::Internal(format!("query failed: {}", crate::server::connections::redact_error(e))),
+                _ => Self::Internal(format!("query failed: {}", crate::server::redact::redact_error(e))),
             }
         }
     }
@@ -199,6 +212,7 @@ mod tests {
             (AppError::TooManyRequests("wait".into()), 429),
             (AppError::DatabaseDown("down".into()), 503),
             (AppError::CacheDown("down".into()), 503),
+            (AppError::AwsDown("down".into()), 503),
             (AppError::Internal("oops".into()), 500),
         ];
         for (e, status) in all {
@@ -211,5 +225,13 @@ mod tests {
             assert_eq!(AppError::from_rejection(status, "why".into()).map(|e| e.status()), Some(status));
         }
         assert_eq!(AppError::from_rejection(405, "why".into()), None);
+    }
+
+    #[test]
+    fn context_keeps_the_kind() {
+        let e = AppError::CacheDown("Redis: connection refused".into()).context("SET");
+        assert_eq!((e.status(), e.to_string()), (503, "SET: Redis: connection refused".to_string()));
+        let e = AppError::DatabaseDown("gone".into()).context("read");
+        assert_eq!(e.to_string(), "MySQL is unavailable: read: gone");
     }
 }

@@ -196,10 +196,10 @@ async fn load_data(args: LoadDataArgs, resolved: Resolved) -> AppResult<()> {
     let path = match args.generate {
         Some(rows) => {
             let out = args.out.unwrap_or_else(|| std::env::temp_dir().join(format!("cachelens-{rows}-rows-seed-{}.csv", args.seed)));
-            let file = std::fs::File::create(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+            let file = std::fs::File::create(&out).map_err(|e| AppError::Invalid(format!("{}: {e}", out.display())))?;
             let mut writer = std::io::BufWriter::new(file);
-            generate::write_articles(&mut writer, rows, args.seed).map_err(|e| format!("{}: {e}", out.display()))?;
-            std::io::Write::flush(&mut writer).map_err(|e| format!("{}: {e}", out.display()))?;
+            generate::write_articles(&mut writer, rows, args.seed).map_err(|e| AppError::Invalid(format!("{}: {e}", out.display())))?;
+            std::io::Write::flush(&mut writer).map_err(|e| AppError::Invalid(format!("{}: {e}", out.display())))?;
             println!("generated {rows} rows (seed {}) into {}", args.seed, out.display());
             out
         }

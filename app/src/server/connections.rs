@@ -4,6 +4,7 @@
 //! and pick them up again without a restart when they come back.
 
 use crate::error::{AppError, AppResult};
+use crate::server::redact::{redact_error, redact_userinfo};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -18,7 +19,8 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 /// The options of a MySQL URL; with `ca_file`, TLS is required and the server's certificate and name are
 /// checked against it (sqlx's default, `preferred`, takes any certificate).
 pub fn mysql_options(url: &str, ca_file: Option<&Path>) -> AppResult<MySqlConnectOptions> {
-    let options: MySqlConnectOptions = url.parse().map_err(|e| format!("DATABASE_URL is not a valid MySQL URL: {}", redact_error(e)))?;
+    let options: MySqlConnectOptions =
+        url.parse().map_err(|e| AppError::Invalid(format!("DATABASE_URL is not a valid MySQL URL: {}", redact_error(e))))?;
     Ok(match ca_file {
         Some(ca) => {
             if !ca.is_file() {
@@ -44,10 +46,11 @@ pub fn mysql_pool(options: MySqlConnectOptions, max_connections: u32) -> MySqlPo
 pub fn redis_pool(url: &str, size: usize, ca_file: Option<&Path>) -> AppResult<fred::clients::Pool> {
     // The AWS SDK brings aws-lc-rs and fred brings ring; rustls refuses to pick between them by itself.
     let _ = fred::rustls::crypto::ring::default_provider().install_default();
-    let mut config = Config::from_url(url).map_err(|e| format!("REDIS_URL is not a valid Redis URL: {}", redact_userinfo(e.details())))?;
+    let mut config = Config::from_url(url)
+        .map_err(|e| AppError::Invalid(format!("REDIS_URL is not a valid Redis URL: {}", redact_userinfo(e.details()))))?;
     if let Some(ca) = ca_file {
         if config.tls.is_none() {
-            return Err("a Redis CA file was given but the URL is not TLS: use rediss:// or rediss-cluster://".into());
+            return Err(AppError::Invalid("a Redis CA file was given but the URL is not TLS: use rediss:// or rediss-cluster://".into()));
         }
         config.tls = Some(private_ca(ca)?.into());
     }
@@ -61,19 +64,23 @@ pub fn redis_pool(url: &str, size: usize, ca_file: Option<&Path>) -> AppResult<f
         })
         .set_policy(ReconnectPolicy::new_constant(0, 250))
         .build_pool(size)
-        .map_err(|e| format!("cannot build the Redis client: {}", e.details()))?;
+        .map_err(|e| AppError::Invalid(format!("cannot build the Redis client: {}", e.details())))?;
     // The connection task runs for the life of the process (dropping its handle detaches it); its errors are
     // reported by the probes.
     drop(pool.connect());
     Ok(pool)
 }
 
+fn ca_problem(path: &Path, e: impl std::fmt::Display) -> AppError {
+    AppError::Invalid(format!("Redis CA file {}: {e}", path.display()))
+}
+
 fn private_ca(path: &Path) -> AppResult<fred::types::config::TlsConnector> {
     use fred::rustls::pki_types::{pem::PemObject, CertificateDer};
     let mut roots = fred::rustls::RootCertStore::empty();
-    for cert in CertificateDer::pem_file_iter(path).map_err(|e| format!("Redis CA file {}: {e}", path.display()))? {
-        let cert = cert.map_err(|e| format!("Redis CA file {}: {e}", path.display()))?;
-        roots.add(cert).map_err(|e| format!("Redis CA file {}: {e}", path.display()))?;
+    for cert in CertificateDer::pem_file_iter(path).map_err(|e| ca_problem(path, e))? {
+        let cert = cert.map_err(|e| ca_problem(path, e))?;
+        roots.add(cert).map_err(|e| ca_problem(path, e))?;
     }
     if roots.is_empty() {
         return Err(AppError::Invalid(format!("Redis CA file {} holds no certificate", path.display())));
@@ -81,7 +88,7 @@ fn private_ca(path: &Path) -> AppResult<fred::types::config::TlsConnector> {
     let provider = std::sync::Arc::new(fred::rustls::crypto::ring::default_provider());
     let tls = fred::rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| format!("TLS setup: {e}"))?
+        .map_err(|e| AppError::Invalid(format!("TLS setup: {e}")))?
         .with_root_certificates(roots)
         .with_no_client_auth();
     Ok(tls.into())
@@ -115,41 +122,4 @@ fn up(started: Instant) -> Probe {
 
 fn down(detail: String) -> Probe {
     Probe { up: false, rtt_us: None, detail }
-}
-
-/// sqlx errors never carry the password, but configuration errors can quote the URL they failed on; strip
-/// anything that looks like `user:password@` before an error reaches a page or a log.
-pub fn redact_error(e: impl std::fmt::Display) -> String {
-    redact_userinfo(&e.to_string())
-}
-
-pub fn redact_userinfo(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(scheme) = rest.find("://") {
-        let (head, tail) = rest.split_at(scheme + 3);
-        out.push_str(head);
-        let end = tail.find(|c: char| c.is_whitespace() || c == '/' || c == '"').unwrap_or(tail.len());
-        match tail[..end].rfind('@') {
-            Some(at) => {
-                out.push_str("***@");
-                rest = &tail[at + 1..];
-            }
-            None => rest = tail,
-        }
-    }
-    out.push_str(rest);
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::redact_userinfo;
-
-    #[test]
-    fn userinfo_is_masked_and_the_rest_kept() {
-        assert_eq!(redact_userinfo("cannot reach mysql://app:s3cret@db:3306/covid now"), "cannot reach mysql://***@db:3306/covid now");
-        assert_eq!(redact_userinfo("redis://cache:6379"), "redis://cache:6379");
-        assert_eq!(redact_userinfo("a rediss://:tok@en@h:1 b redis://u:p@x"), "a rediss://***@h:1 b redis://***@x");
-    }
 }

@@ -32,6 +32,7 @@ pub mod lab;
 pub mod loader;
 pub(crate) mod metrics;
 pub mod query;
+pub(crate) mod redact;
 pub(crate) mod run_log;
 pub mod startup;
 pub(crate) mod state;

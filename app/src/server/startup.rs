@@ -62,7 +62,8 @@ pub async fn connect(c: &Resolved) -> AppResult<AppState> {
 
 async fn secret_watch(secret: &str, c: &Resolved) -> AppResult<SecretWatch> {
     let sdk = crate::server::config::aws::load_sdk_config(c.region.as_ref().map(|r| r.value.clone())).await?;
-    let url = url::Url::parse(&c.database_url.value).map_err(|e| format!("the assembled MySQL URL does not parse: {e}"))?;
+    let url =
+        url::Url::parse(&c.database_url.value).map_err(|e| AppError::Internal(format!("the assembled MySQL URL does not parse: {e}")))?;
     let decode = |s: &str| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned();
     Ok(SecretWatch::new(secret.to_string(), sdk, decode(url.username()), decode(url.password().unwrap_or_default())))
 }

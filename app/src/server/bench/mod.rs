@@ -8,7 +8,7 @@ use crate::server::state::bench_runs::MAX_TRACKED_US;
 pub use crate::server::state::bench_runs::{standalone, BenchRun};
 
 use crate::bench::{BenchSpec, BenchState};
-use crate::error::AppError;
+use crate::error::{AppError, AppResult};
 use crate::model::ArticleQuery;
 use crate::model::QueryPath;
 use crate::server::cache::{self, Lookup};
@@ -58,7 +58,7 @@ pub async fn execute(state: AppState, run: Arc<BenchRun>) {
                             }
                             Err(e) => {
                                 progress.errors.fetch_add(1, Relaxed);
-                                *progress.last_error.lock().expect("last error") = Some(e);
+                                *progress.last_error.lock().expect("last error") = Some(e.to_string());
                             }
                         }
                         progress.done.fetch_add(1, Relaxed);
@@ -86,10 +86,10 @@ pub async fn execute(state: AppState, run: Arc<BenchRun>) {
 }
 
 /// One request on `path`, returning its server-side time.
-async fn one(state: &AppState, path: QueryPath, query: &ArticleQuery, ttl: u64) -> Result<u64, String> {
+async fn one(state: &AppState, path: QueryPath, query: &ArticleQuery, ttl: u64) -> AppResult<u64> {
     let answer = match path {
         QueryPath::Mysql => cache::query_mysql(state, Lookup::Articles(query)).await,
         QueryPath::Cache => cache::query_cache(state, Lookup::Articles(query), ttl).await,
     };
-    answer.map(|a| a.elapsed_us).map_err(|f| f.to_string())
+    answer.map(|a| a.elapsed_us)
 }

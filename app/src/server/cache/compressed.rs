@@ -15,6 +15,7 @@
 use bytes::Bytes;
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress};
 
+use crate::error::{AppError, AppResult};
 use crate::server::query::articles::RowsJson;
 
 /// Rows as an entry holds them.
@@ -49,14 +50,14 @@ impl StoredRows {
     }
 
     /// The JSON back, checked against its stored length and CRC-32.
-    pub fn inflate(&self) -> Result<RowsJson, String> {
+    pub fn inflate(&self) -> AppResult<RowsJson> {
         let mut inflate = Decompress::new(false);
         let mut json = Vec::with_capacity(self.json_len);
         inflate
             .decompress_vec(&self.deflate, &mut json, FlushDecompress::Sync)
-            .map_err(|e| format!("the stored rows do not inflate: {e}"))?;
+            .map_err(|e| AppError::Internal(format!("the stored rows do not inflate: {e}")))?;
         if json.len() != self.json_len || inflate.total_in() as usize != self.deflate.len() || crc32fast::hash(&json) != self.json_crc {
-            return Err("the stored rows inflate to something else than was stored".into());
+            return Err(AppError::Internal("the stored rows inflate to something else than was stored".into()));
         }
         Ok(RowsJson { count: self.count, json: Bytes::from(json) })
     }

@@ -80,7 +80,7 @@ impl Rows {
     pub fn json(&self) -> AppResult<RowsJson> {
         match self {
             Rows::Json(rows) => Ok(rows.clone()),
-            Rows::Stored(rows) => rows.inflate().map_err(crate::error::AppError::Internal),
+            Rows::Stored(rows) => rows.inflate(),
         }
     }
 }
@@ -172,7 +172,7 @@ pub async fn query_cache(state: &AppState, query: Lookup<'_>, ttl_s: u64) -> App
             Ok(None) => break,
             Err(e) => {
                 state.breaker.failure(Instant::now());
-                return fallback(state, query, e).await;
+                return fallback(state, query, e.to_string()).await;
             }
         }
     }
@@ -189,7 +189,7 @@ pub async fn query_cache(state: &AppState, query: Lookup<'_>, ttl_s: u64) -> App
     state.metrics.cache_misses.fetch_add(1, Relaxed);
     let rows = fetch_counted(state, query).await?;
     let ttl_s = jittered(ttl_s, state.ttl_jitter_pct);
-    let cache_error = store::store(client, &key, &StoredRows::compress(&rows), ttl_s).await.err();
+    let cache_error = store::store(client, &key, &StoredRows::compress(&rows), ttl_s).await.err().map(|e| e.to_string());
     if let Some(lock) = lock {
         let _ = tokio::time::timeout(CACHE_TIMEOUT, client.del::<(), _>(lock)).await;
     }

@@ -84,10 +84,10 @@ pub(super) fn jittered(ttl: u64, pct: u8) -> u64 {
 }
 
 /// One GET; the seconds left come from the expiry stored in the value.
-pub(super) async fn lookup(client: &Client, key: &str) -> Result<Option<(StoredRows, Option<u64>)>, String> {
+pub(super) async fn lookup(client: &Client, key: &str) -> AppResult<Option<(StoredRows, Option<u64>)>> {
     let value = match tokio::time::timeout(CACHE_TIMEOUT, get_raw(client, key)).await {
         Ok(value) => value?,
-        Err(_) => return Err(format!("Redis did not answer within {CACHE_TIMEOUT:?}")),
+        Err(_) => return Err(AppError::CacheDown(format!("Redis did not answer within {CACHE_TIMEOUT:?}"))),
     };
     // A value we cannot read (damaged, another writer's, an older layout) is treated as a miss and overwritten.
     Ok(value.and_then(decode_value).map(|(rows, expires_at_ms)| {
@@ -98,24 +98,24 @@ pub(super) async fn lookup(client: &Client, key: &str) -> Result<Option<(StoredR
 
 /// GET as the raw reply frame. fred's typed `get` checks every byte of a string reply for UTF-8 to decide
 /// between text and bytes; for a 100 KB value that check was the largest single cost of a hit.
-async fn get_raw(client: &Client, key: &str) -> Result<Option<Bytes>, String> {
+async fn get_raw(client: &Client, key: &str) -> AppResult<Option<Bytes>> {
     let get = CustomCommand::new_static("GET", ClusterHash::FirstKey, false);
-    match client.custom_raw(get, vec![key]).await.map_err(|e| format!("Redis: {}", e.details()))? {
+    match client.custom_raw(get, vec![key]).await? {
         Resp3Frame::BlobString { data, .. } => Ok(Some(data)),
         Resp3Frame::Null => Ok(None),
-        Resp3Frame::SimpleError { data, .. } => Err(format!("Redis: {data}")),
-        Resp3Frame::BlobError { data, .. } => Err(format!("Redis: {}", String::from_utf8_lossy(&data))),
-        _ => Err("Redis answered GET with neither a string nor nil".into()),
+        Resp3Frame::SimpleError { data, .. } => Err(AppError::CacheDown(format!("Redis: {data}"))),
+        Resp3Frame::BlobError { data, .. } => Err(AppError::CacheDown(format!("Redis: {}", String::from_utf8_lossy(&data)))),
+        _ => Err(AppError::CacheDown("Redis answered GET with neither a string nor nil".into())),
     }
 }
 
 /// SET with EX: the value and the expiry it carries agree, so a hit can tell the time left without asking.
-pub(super) async fn store(client: &Client, key: &str, rows: &StoredRows, ttl_s: u64) -> Result<(), String> {
+pub(super) async fn store(client: &Client, key: &str, rows: &StoredRows, ttl_s: u64) -> AppResult<()> {
     let set = client.set::<(), _, _>(key, encode_value(rows, unix_ms() + ttl_s * 1000), Some(Expiration::EX(ttl_s as i64)), None, false);
     match tokio::time::timeout(CACHE_TIMEOUT, set).await {
         Ok(Ok(())) => Ok(()),
-        Ok(Err(e)) => Err(format!("could not store in Redis: {}", e.details())),
-        Err(_) => Err(format!("Redis did not answer within {CACHE_TIMEOUT:?}")),
+        Ok(Err(e)) => Err(AppError::CacheDown(format!("could not store in Redis: {}", e.details()))),
+        Err(_) => Err(AppError::CacheDown(format!("Redis did not answer within {CACHE_TIMEOUT:?}"))),
     }
 }
 

@@ -20,7 +20,7 @@ pub async fn load_sdk_config(region: Option<String>) -> AppResult<SdkConfig> {
     }
     let config = loader.load().await;
     if config.region().is_none() {
-        return Err("no AWS region: set AWS_REGION (or pass --region), or run on EC2 where IMDSv2 provides it".into());
+        return Err(AppError::Invalid("no AWS region: set AWS_REGION (or pass --region), or run on EC2 where IMDSv2 provides it".into()));
     }
     Ok(config)
 }
@@ -42,13 +42,12 @@ impl StackOutputs {
     pub fn require(&self, keys: &[&str]) -> AppResult<(&str, &str)> {
         keys.iter().find_map(|k| self.outputs.get(&k.to_ascii_lowercase()).map(|(orig, v)| (orig.as_str(), v.as_str()))).ok_or_else(|| {
             let present: Vec<&str> = self.outputs.values().map(|(k, _)| k.as_str()).collect();
-            format!(
+            AppError::Invalid(format!(
                 "stack {} has no output {} (outputs present: {})",
                 self.stack,
                 keys.join(" or "),
                 if present.is_empty() { "none".to_string() } else { present.join(", ") }
-            )
-            .into()
+            ))
         })
     }
 }
@@ -58,12 +57,13 @@ pub async fn stack_outputs(config: &SdkConfig, stack: &str) -> AppResult<StackOu
     let answer = client.describe_stacks().stack_name(stack).send().await.map_err(|e| {
         let message = e.message().unwrap_or_default().to_string();
         if message.contains("does not exist") {
-            format!("stack {stack} not found in region {}", region_of(config))
+            AppError::Invalid(format!("stack {stack} not found in region {}", region_of(config)))
         } else {
-            format!("cannot describe stack {stack}: {}", describe_sdk_error(e.code(), &message, &e))
+            AppError::AwsDown(format!("cannot describe stack {stack}: {}", describe_sdk_error(e.code(), &message, &e)))
         }
     })?;
-    let found = answer.stacks().first().ok_or_else(|| format!("stack {stack} not found in region {}", region_of(config)))?;
+    let found =
+        answer.stacks().first().ok_or_else(|| AppError::Invalid(format!("stack {stack} not found in region {}", region_of(config))))?;
     let outputs = found
         .outputs()
         .iter()
@@ -130,14 +130,14 @@ pub async fn secret_string(config: &SdkConfig, secret_id: &str) -> AppResult<Str
         // Secrets Manager says AccessDeniedException; an IAM denial before the service (403) may carry no code.
         let forbidden = e.raw_response().map(|r| r.status().as_u16()) == Some(403);
         match e.code() {
-            _ if forbidden => format!("access denied reading secret {secret_id}: grant secretsmanager:GetSecretValue on it to this role"),
-            Some("ResourceNotFoundException") => {
-                format!("secret {secret_id} not found in region {}", region_of(config))
-            }
-            Some("AccessDeniedException") => {
-                format!("access denied reading secret {secret_id}: grant secretsmanager:GetSecretValue on it to this role ({message})")
-            }
-            code => format!("cannot read secret {secret_id}: {}", describe_sdk_error(code, &message, &e)),
+            _ if forbidden => AppError::Invalid(format!(
+                "access denied reading secret {secret_id}: grant secretsmanager:GetSecretValue on it to this role"
+            )),
+            Some("ResourceNotFoundException") => AppError::Invalid(format!("secret {secret_id} not found in region {}", region_of(config))),
+            Some("AccessDeniedException") => AppError::Invalid(format!(
+                "access denied reading secret {secret_id}: grant secretsmanager:GetSecretValue on it to this role ({message})"
+            )),
+            code => AppError::AwsDown(format!("cannot read secret {secret_id}: {}", describe_sdk_error(code, &message, &e))),
         }
     })?;
     answer.secret_string().map(str::to_owned).ok_or_else(|| AppError::Invalid(format!("secret {secret_id} has no string value")))
@@ -156,7 +156,8 @@ pub fn parse_token_secret(secret_id: &str, text: &str) -> AppResult<String> {
     if !trimmed.starts_with('{') {
         return Ok(trimmed.to_string());
     }
-    let value: serde_json::Value = serde_json::from_str(trimmed).map_err(|e| format!("secret {secret_id} is not valid JSON: {e}"))?;
+    let value: serde_json::Value =
+        serde_json::from_str(trimmed).map_err(|e| AppError::Invalid(format!("secret {secret_id} is not valid JSON: {e}")))?;
     ["token", "auth_token", "authToken", "password"]
         .iter()
         .find_map(|k| value.get(k).and_then(|v| v.as_str()).map(str::to_owned))

@@ -4,7 +4,7 @@
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
 use super::{aws, Origin, Setting};
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 
 /// What flags, variables and the file gave for the connections.
 pub(super) struct Given {
@@ -76,8 +76,9 @@ pub(super) async fn connections(given: Given) -> AppResult<Found> {
         None => {
             let secret_id = match db_secret {
                 Some(s) => s,
-                None => from_output(&["secretArn", "secretname"])?
-                    .ok_or("no database configured: set DATABASE_URL (or --database-url), --db-secret, or --stack-name")?,
+                None => from_output(&["secretArn", "secretname"])?.ok_or_else(|| {
+                    AppError::Invalid("no database configured: set DATABASE_URL (or --database-url), --db-secret, or --stack-name".into())
+                })?,
             };
             let sdk = sdk.as_ref().expect("AWS is loaded whenever a secret must be read");
             let secret = aws::parse_db_secret(&secret_id.value, &aws::secret_string(sdk, &secret_id.value).await?)?;
@@ -86,12 +87,13 @@ pub(super) async fn connections(given: Given) -> AppResult<Found> {
                 None => match secret.host.clone() {
                     Some(h) => Some(h),
                     None => from_output(&["mysqlEndpoint", "mysqlendpoint"])
-                        .map_err(|e| format!("{e}; the secret {} names no host either", secret_id.value))?
+                        .map_err(|e| AppError::Invalid(format!("{e}; the secret {} names no host either", secret_id.value)))?
                         .map(|s| s.value),
                 },
             };
-            let endpoint = endpoint
-                .ok_or_else(|| format!("secret {} names no host: set --db-host (CACHELENS_DB_HOST) or --stack-name", secret_id.value))?;
+            let endpoint = endpoint.ok_or_else(|| {
+                AppError::Invalid(format!("secret {} names no host: set --db-host (CACHELENS_DB_HOST) or --stack-name", secret_id.value))
+            })?;
             let (host, endpoint_port) = host_port(&endpoint);
             let port = db_port.map(|p| p.value).or(endpoint_port).or(secret.port).unwrap_or(3306);
             let name = db_name.map(|n| n.value).or(secret.dbname.clone()).unwrap_or_else(|| "covid".into());

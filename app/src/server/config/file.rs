@@ -73,18 +73,18 @@ fn set_default(mut cmd: Command, key: &str, value: &str, in_file: &dyn Fn(String
 
 /// The value through the flag's own parser (alone in a command of its own): the same check a flag or variable
 /// with this value gets. A switch (a flag without a value) takes true or false.
-fn check(arg: &clap::Arg, value: &str) -> Result<(), String> {
+fn check(arg: &clap::Arg, value: &str) -> AppResult<()> {
     if !arg.get_action().takes_values() {
         return match value {
             "true" | "false" => Ok(()),
-            _ => Err(format!("must be true or false, not {value:?}")),
+            _ => Err(AppError::Invalid(format!("must be true or false, not {value:?}"))),
         };
     }
     let long = format!("--{}", arg.get_long().unwrap_or_default());
     // Alone in the probe, the flag keeps its parser but not its ties to flags the probe lacks (clap asserts them).
     let alone = arg.clone().required(false).conflicts_with(Reset).requires(Reset).overrides_with(Reset);
     let probe = Command::new("cachelens").no_binary_name(true).arg(alone);
-    probe.try_get_matches_from([OsStr::new(&long), OsStr::new(value)]).map(|_| ()).map_err(|e| clap_reason(&e))
+    probe.try_get_matches_from([OsStr::new(&long), OsStr::new(value)]).map(|_| ()).map_err(|e| AppError::Invalid(clap_reason(&e)))
 }
 
 /// clap's message without its "error:" prefix and usage lines.

@@ -245,7 +245,7 @@ async fn read_secret_token(resolved: &Resolved, secret: &str) -> AppResult<Strin
 /// Under `cargo leptos watch` the LEPTOS_* variables describe the build; run alone, the binary uses its flags.
 fn leptos_options(args: &ServeArgs) -> AppResult<LeptosOptions> {
     let mut options = if std::env::var_os("LEPTOS_OUTPUT_NAME").is_some() {
-        get_configuration(None).map_err(|e| format!("bad LEPTOS_* environment: {e}"))?.leptos_options
+        get_configuration(None).map_err(|e| AppError::Invalid(format!("bad LEPTOS_* environment: {e}")))?.leptos_options
     } else {
         LeptosOptions::builder().output_name("cachelens").site_root(args.site_root.as_str()).build()
     };

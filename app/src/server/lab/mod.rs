@@ -23,7 +23,7 @@ use hdrhistogram::Histogram;
 use rand::{rngs::SmallRng, Rng, SeedableRng};
 use rand_distr::{Distribution, Zipf};
 
-use crate::error::AppError;
+use crate::error::{AppError, AppResult};
 use crate::lab::{predicted_hit_ratio, zipf_weights, LabState, Strategy, StrategyResult, DISAGREE_POINTS};
 use crate::server::cache::delete_prefixed;
 use crate::server::cache::store::unix_ms;
@@ -55,30 +55,27 @@ pub async fn execute(state: AppState, run: Arc<LabRun>) {
     let outcome = run_all(&state, &run, &namespace).await;
     let cleaned = delete_prefixed(state.redis.next_connected(), &namespace).await;
     match (outcome, cleaned) {
-        (Err(e), _) => run.finish(LabState::Failed, Some(e)),
+        (Err(e), _) => run.finish(LabState::Failed, Some(e.to_string())),
         (Ok(()), _) if run.cancelled() => run.finish(LabState::Cancelled, None),
         (Ok(()), Err(e)) => run.finish(LabState::Failed, Some(format!("the lab's keys could not be deleted: {e}"))),
         (Ok(()), Ok(_)) => run.finish(LabState::Done, None),
     }
 }
 
-async fn run_all(state: &AppState, run: &Arc<LabRun>, namespace: &str) -> Result<(), String> {
+async fn run_all(state: &AppState, run: &Arc<LabRun>, namespace: &str) -> AppResult<()> {
     // One lab per database, whichever cachelens runs it: they would share the table. The lock is MySQL's,
     // held by this connection until the lab ends (or the connection does).
-    let mut lock = state.db.acquire().await.map_err(|e| format!("MySQL: {}", crate::server::connections::redact_error(e)))?;
-    let took: Option<i64> = sqlx::query_scalar("SELECT GET_LOCK(CONCAT(DATABASE(), '.cachelens_lab'), 0)")
-        .fetch_one(&mut *lock)
-        .await
-        .map_err(|e| format!("MySQL: {}", crate::server::connections::redact_error(e)))?;
+    let mut lock = state.db.acquire().await?;
+    let took: Option<i64> = sqlx::query_scalar("SELECT GET_LOCK(CONCAT(DATABASE(), '.cachelens_lab'), 0)").fetch_one(&mut *lock).await?;
     if took != Some(1) {
-        return Err("another cachelens is running the lab on this database: wait for it".into());
+        return Err(AppError::Conflict("another cachelens is running the lab on this database: wait for it".into()));
     }
     let outcome = run_strategies(state, run, namespace).await;
     let _ = sqlx::query("SELECT RELEASE_LOCK(CONCAT(DATABASE(), '.cachelens_lab'))").execute(&mut *lock).await;
     outcome
 }
 
-async fn run_strategies(state: &AppState, run: &Arc<LabRun>, namespace: &str) -> Result<(), String> {
+async fn run_strategies(state: &AppState, run: &Arc<LabRun>, namespace: &str) -> AppResult<()> {
     let spec = &run.spec;
     let payloads = Arc::new(table::payloads(&state.db).await);
     let weights = zipf_weights(spec.items, spec.zipf);
@@ -87,8 +84,8 @@ async fn run_strategies(state: &AppState, run: &Arc<LabRun>, namespace: &str) ->
             return Ok(());
         }
         run.set_phase(format!("{}: seeding {} items", label(strategy, ttl), spec.items));
-        table::prepare(&state.db, spec.items, &payloads).await.map_err(|e| format!("preparing the lab table: {e}"))?;
-        delete_prefixed(state.redis.next_connected(), namespace).await.map_err(|e| format!("emptying the lab's keys: {e}"))?;
+        table::prepare(&state.db, spec.items, &payloads).await.map_err(|e| e.context("preparing the lab table"))?;
+        delete_prefixed(state.redis.next_connected(), namespace).await.map_err(|e| e.context("emptying the lab's keys"))?;
         let mut result = one_strategy(state, run, namespace, strategy, ttl, payloads.clone()).await?;
         if run.cancelled() {
             return Ok(());
@@ -126,7 +123,7 @@ struct Shared {
     staleness: Mutex<Histogram<u64>>,
     /// Items being refreshed ahead of expiry: one refresh per key at a time.
     refreshing: Mutex<HashSet<u32>>,
-    failed: Mutex<Option<String>>,
+    failed: Mutex<Option<AppError>>,
     stop: AtomicBool,
 }
 
@@ -135,7 +132,7 @@ impl Shared {
         format!("{}:{id}", self.namespace)
     }
 
-    fn fail(&self, why: String) {
+    fn fail(&self, why: AppError) {
         self.failed.lock().expect("lab failure").get_or_insert(why);
         self.stop.store(true, Relaxed);
     }
@@ -148,7 +145,7 @@ async fn one_strategy(
     strategy: Strategy,
     ttl: u64,
     payloads: Arc<Vec<String>>,
-) -> Result<StrategyResult, String> {
+) -> AppResult<StrategyResult> {
     let spec = &run.spec;
     let histogram = || Mutex::new(Histogram::new_with_bounds(1, MAX_TRACKED_US, 3).expect("valid histogram bounds"));
     let shared = Arc::new(Shared {
@@ -169,7 +166,7 @@ async fn one_strategy(
         failed: Mutex::new(None),
         stop: AtomicBool::new(false),
     });
-    let zipf = Zipf::new(spec.items as f64, spec.zipf).map_err(|e| format!("zipf: {e}"))?;
+    let zipf = Zipf::new(spec.items as f64, spec.zipf).map_err(|e| AppError::Invalid(format!("zipf: {e}")))?;
     let started = Instant::now();
     let deadline = spec.seconds.map(|s| started + Duration::from_secs(s.into()));
     let issued = Arc::new(AtomicU64::new(0));
@@ -206,7 +203,7 @@ async fn one_strategy(
         tokio::select! {
             joined = &mut wait_all => {
                 if let Some(e) = joined.into_iter().find_map(|j| j.err()) {
-                    return Err(format!("a lab worker stopped: {e}"));
+                    return Err(AppError::Internal(format!("a lab worker stopped: {e}")));
                 }
                 break;
             }
@@ -228,7 +225,7 @@ async fn one_strategy(
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     if let Some(why) = shared.failed.lock().expect("lab failure").clone() {
-        return Err(format!("{}: {why}", label(strategy, ttl)));
+        return Err(why.context(label(strategy, ttl)));
     }
     Ok(summarize(&shared, started.elapsed().as_secs_f64().max(1e-3)))
 }
@@ -276,14 +273,14 @@ fn parse_entry(value: &[u8]) -> Option<(u64, u64)> {
     Some((number(fields.next())?, number(fields.next())?))
 }
 
-async fn read(state: &AppState, shared: &Arc<Shared>, id: u32) -> Result<(), String> {
+async fn read(state: &AppState, shared: &Arc<Shared>, id: u32) -> AppResult<()> {
     let began = Instant::now();
     let version = match shared.strategy {
         Strategy::None => from_mysql(state, shared, id).await?.0,
         _ => {
             let client = state.redis.next_connected();
             let key = shared.key(id);
-            let cached: Option<Bytes> = client.get(&key).await.map_err(|e| format!("Redis GET: {}", e.details()))?;
+            let cached: Option<Bytes> = client.get(&key).await.map_err(|e| AppError::from(e).context("GET"))?;
             match cached.as_deref().and_then(parse_entry) {
                 Some((version, expires_at_ms)) => {
                     shared.hits.fetch_add(1, Relaxed);
@@ -310,17 +307,17 @@ async fn read(state: &AppState, shared: &Arc<Shared>, id: u32) -> Result<(), Str
     Ok(())
 }
 
-async fn from_mysql(state: &AppState, shared: &Shared, id: u32) -> Result<(u64, String), String> {
+async fn from_mysql(state: &AppState, shared: &Shared, id: u32) -> AppResult<(u64, String)> {
     shared.mysql_reads.fetch_add(1, Relaxed);
-    table::read(&state.db, id).await.map_err(|e| format!("MySQL read: {}", crate::server::connections::redact_error(e)))
+    table::read(&state.db, id).await.map_err(|e| AppError::from(e).context("read"))
 }
 
-async fn set(client: &Client, shared: &Shared, key: &str, version: u64, payload: &str) -> Result<(), String> {
+async fn set(client: &Client, shared: &Shared, key: &str, version: u64, payload: &str) -> AppResult<()> {
     let value = entry(version, unix_ms() + shared.ttl * 1000, payload);
     client
         .set::<(), _, _>(key, value, Some(Expiration::EX(shared.ttl as i64)), None, false)
         .await
-        .map_err(|e| format!("Redis SET: {}", e.details()))
+        .map_err(|e| AppError::from(e).context("SET"))
 }
 
 /// Refresh-ahead: a hit in the last `refresh_fraction` of the TTL reloads the entry in the background, once
@@ -343,15 +340,14 @@ fn refresh_if_due(state: &AppState, shared: &Arc<Shared>, id: u32, expires_at_ms
     });
 }
 
-async fn write(state: &AppState, shared: &Shared, id: u32, payload: String) -> Result<(), String> {
-    let version =
-        table::write(&state.db, id, &payload).await.map_err(|e| format!("MySQL write: {}", crate::server::connections::redact_error(e)))?;
+async fn write(state: &AppState, shared: &Shared, id: u32, payload: String) -> AppResult<()> {
+    let version = table::write(&state.db, id, &payload).await.map_err(|e| AppError::from(e).context("write"))?;
     shared.history.committed(id, version, Instant::now());
     shared.writes.fetch_add(1, Relaxed);
     let client = state.redis.next_connected();
     match shared.strategy {
         Strategy::Invalidate => {
-            client.del::<(), _>(shared.key(id)).await.map_err(|e| format!("Redis DEL: {}", e.details()))?;
+            client.del::<(), _>(shared.key(id)).await.map_err(|e| AppError::from(e).context("DEL"))?;
         }
         Strategy::WriteThrough => set(client, shared, &shared.key(id), version, &payload).await?,
         Strategy::None | Strategy::Ttl | Strategy::RefreshAhead => {}

@@ -13,7 +13,6 @@ use sha2::{Digest, Sha256};
 use sqlx::mysql::MySqlPool;
 use sqlx::QueryBuilder;
 
-use crate::server::connections::redact_error;
 use crate::server::loader::dataset::{self, COLUMNS, STAGING};
 use crate::server::loader::progress::Progress;
 
@@ -60,13 +59,13 @@ pub async fn load_csv(db: &MySqlPool, path: &Path, force: bool, progress: &mut P
 }
 
 fn file_checksum(path: &Path) -> AppResult<String> {
-    let mut file = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut file = File::open(path).map_err(|e| unreadable(path, e))?;
     let mut hasher = Sha256::new();
     // The table layout is part of what was loaded: a file loaded by an older layout is loaded again.
     hasher.update(dataset::LAYOUT_VERSION.as_bytes());
     let mut buf = vec![0u8; 1 << 16];
     loop {
-        let n = file.read(&mut buf).map_err(|e| format!("{}: {e}", path.display()))?;
+        let n = file.read(&mut buf).map_err(|e| unreadable(path, e))?;
         if n == 0 {
             break;
         }
@@ -77,7 +76,7 @@ fn file_checksum(path: &Path) -> AppResult<String> {
 
 /// Reads, validates and inserts every row; returns how many.
 async fn insert_all(db: &MySqlPool, path: &Path, progress: &mut Progress) -> AppResult<u64> {
-    let file = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let file = File::open(path).map_err(|e| unreadable(path, e))?;
     let total_bytes = file.metadata().map(|m| m.len()).unwrap_or(0);
     progress.start_bytes(total_bytes);
     let mut reader = csv::ReaderBuilder::new()
@@ -98,7 +97,7 @@ async fn insert_all(db: &MySqlPool, path: &Path, progress: &mut Progress) -> App
             break;
         }
         let line = record.position().map_or(0, |p| p.line());
-        let row = validate(&record, &order).map_err(|why| format!("{}:{line}: {why}", path.display()))?;
+        let row = validate(&record, &order).map_err(|why| AppError::Invalid(format!("{}:{line}: {why}", path.display())))?;
         if let Some(first) = seen.insert(row.object_id, line) {
             return Err(AppError::Invalid(format!(
                 "{}:{line}: duplicate OBJECTID {} (first on line {first})",
@@ -154,12 +153,12 @@ fn validate(record: &csv::ByteRecord, order: &[usize]) -> AppResult<Row> {
     let mut fields = Vec::with_capacity(COLUMNS.len());
     for (column, &at) in COLUMNS.iter().zip(order) {
         let raw = &record[at];
-        let text =
-            std::str::from_utf8(raw).map_err(|e| format!("{column} is not valid UTF-8 (byte {} of the field)", e.valid_up_to() + 1))?;
+        let text = std::str::from_utf8(raw)
+            .map_err(|e| AppError::Invalid(format!("{column} is not valid UTF-8 (byte {} of the field)", e.valid_up_to() + 1)))?;
         fields.push(text.to_string());
     }
     let id_text = fields[0].trim();
-    let object_id = id_text.parse::<i32>().map_err(|_| format!("OBJECTID {id_text:?} is not an integer"))?;
+    let object_id = id_text.parse::<i32>().map_err(|_| AppError::Invalid(format!("OBJECTID {id_text:?} is not an integer")))?;
     Ok(Row { object_id, fields })
 }
 
@@ -192,7 +191,7 @@ impl Inserter {
 }
 
 async fn joined(task: tokio::task::JoinHandle<AppResult<()>>) -> AppResult<()> {
-    task.await.map_err(|e| format!("inserting rows failed: {e}"))?
+    task.await.map_err(|e| AppError::Internal(format!("inserting rows failed: {e}")))?
 }
 
 async fn insert_batch(db: &MySqlPool, batch: &[Row]) -> AppResult<()> {
@@ -203,13 +202,17 @@ async fn insert_batch(db: &MySqlPool, batch: &[Row]) -> AppResult<()> {
             b.push_bind(field.as_str());
         }
     });
-    q.build().execute(db).await.map_err(|e| format!("inserting rows failed: {}", redact_error(e)))?;
+    q.build().execute(db).await?;
     Ok(())
 }
 
-fn csv_error(path: &Path, e: csv::Error) -> String {
+fn csv_error(path: &Path, e: csv::Error) -> AppError {
     let line = e.position().map_or(0, |p| p.line());
-    format!("{}:{line}: {}", path.display(), e)
+    AppError::Invalid(format!("{}:{line}: {}", path.display(), e))
+}
+
+fn unreadable(path: &Path, e: std::io::Error) -> AppError {
+    AppError::Invalid(format!("{}: {e}", path.display()))
 }
 
 pub fn default_sample() -> PathBuf {

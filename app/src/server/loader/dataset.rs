@@ -4,7 +4,8 @@ use crate::error::{AppError, AppResult};
 use sqlx::mysql::{MySqlPool, MySqlPoolOptions};
 use sqlx::Row;
 
-use crate::server::connections::{mysql_options, redact_error};
+use crate::server::connections::mysql_options;
+use crate::server::redact::redact_error;
 
 /// The seed's columns, in the seed's CSV order.
 pub const COLUMNS: [&str; 13] = [
@@ -69,7 +70,7 @@ pub struct DatasetRecord {
 /// Connects to the database in `url`, creating the database first when the server does not have it yet.
 pub async fn connect_creating(url: &str, ca_file: Option<&std::path::Path>) -> AppResult<MySqlPool> {
     let options = mysql_options(url, ca_file)?;
-    let database = options.get_database().map(str::to_owned).ok_or("DATABASE_URL names no database")?;
+    let database = options.get_database().map(str::to_owned).ok_or_else(|| AppError::Invalid("DATABASE_URL names no database".into()))?;
     if !database.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
         return Err(AppError::Invalid(format!("database name {database:?}: use letters, digits and '_' only")));
     }
@@ -78,13 +79,13 @@ pub async fn connect_creating(url: &str, ca_file: Option<&std::path::Path>) -> A
     sqlx::query(&format!("CREATE DATABASE IF NOT EXISTS `{database}` CHARACTER SET utf8mb4"))
         .execute(&admin)
         .await
-        .map_err(|e| format!("cannot create database {database}: {}", redact_error(e)))?;
+        .map_err(|e| AppError::Invalid(format!("cannot create database {database}: {}", redact_error(e))))?;
     admin.close().await;
-    Ok(MySqlPoolOptions::new().max_connections(4).connect_with(options).await.map_err(unreachable)?)
+    MySqlPoolOptions::new().max_connections(4).connect_with(options).await.map_err(unreachable)
 }
 
-fn unreachable(e: sqlx::Error) -> String {
-    format!("cannot connect to MySQL: {}", redact_error(e))
+fn unreachable(e: sqlx::Error) -> AppError {
+    AppError::DatabaseDown(format!("cannot connect to MySQL: {}", redact_error(e)))
 }
 
 /// `mysql://u:p@h:3306/db?x=y` → `mysql://u:p@h:3306/?x=y`. A URL that does not parse is left for the
@@ -103,14 +104,13 @@ pub async fn table_exists(db: &MySqlPool, name: &str) -> AppResult<bool> {
     let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?")
         .bind(name)
         .fetch_one(db)
-        .await
-        .map_err(redact_error)?;
+        .await?;
     Ok(n > 0)
 }
 
 pub async fn current_record(db: &MySqlPool) -> AppResult<Option<DatasetRecord>> {
-    sqlx::query(META_SQL).execute(db).await.map_err(redact_error)?;
-    Ok(read_record(db).await.map_err(redact_error)?)
+    sqlx::query(META_SQL).execute(db).await?;
+    Ok(read_record(db).await?)
 }
 
 /// The record without creating anything: `None` before the first load.
@@ -136,26 +136,26 @@ pub async fn read_record(db: &MySqlPool) -> Result<Option<DatasetRecord>, sqlx::
 
 pub async fn create_staging(db: &MySqlPool) -> AppResult<()> {
     drop_staging(db).await?;
-    sqlx::query(&create_table_sql(STAGING)).execute(db).await.map_err(redact_error)?;
+    sqlx::query(&create_table_sql(STAGING)).execute(db).await?;
     Ok(())
 }
 
 pub async fn drop_staging(db: &MySqlPool) -> AppResult<()> {
-    sqlx::query(&format!("DROP TABLE IF EXISTS {STAGING}")).execute(db).await.map_err(redact_error)?;
+    sqlx::query(&format!("DROP TABLE IF EXISTS {STAGING}")).execute(db).await?;
     Ok(())
 }
 
 /// Puts the staging table in place of `articles` in one RENAME TABLE, so readers see the old rows or the new
 /// ones, never a half-loaded table, then records where the rows came from.
 pub async fn swap_in(db: &MySqlPool, source: &str, checksum: &str, rows: u64) -> AppResult<()> {
-    sqlx::query(&format!("DROP TABLE IF EXISTS {RETIRED}")).execute(db).await.map_err(redact_error)?;
+    sqlx::query(&format!("DROP TABLE IF EXISTS {RETIRED}")).execute(db).await?;
     let rename = if table_exists(db, TABLE).await? {
         format!("RENAME TABLE {TABLE} TO {RETIRED}, {STAGING} TO {TABLE}")
     } else {
         format!("RENAME TABLE {STAGING} TO {TABLE}")
     };
-    sqlx::query(&rename).execute(db).await.map_err(redact_error)?;
-    sqlx::query(&format!("DROP TABLE IF EXISTS {RETIRED}")).execute(db).await.map_err(redact_error)?;
+    sqlx::query(&rename).execute(db).await?;
+    sqlx::query(&format!("DROP TABLE IF EXISTS {RETIRED}")).execute(db).await?;
     sqlx::query(
         "REPLACE INTO cachelens_datasets (table_name, source, checksum, row_count, loaded_at) \
          VALUES (?, ?, ?, ?, CURRENT_TIMESTAMP)",
@@ -165,8 +165,7 @@ pub async fn swap_in(db: &MySqlPool, source: &str, checksum: &str, rows: u64) ->
     .bind(checksum)
     .bind(rows as i64)
     .execute(db)
-    .await
-    .map_err(redact_error)?;
+    .await?;
     Ok(())
 }
 

@@ -9,7 +9,7 @@ use percent_encoding::percent_decode_str;
 use sha2::{Digest, Sha256};
 use sqlx::mysql::{MySqlConnectOptions, MySqlPool};
 
-use crate::server::connections::redact_error;
+use crate::server::redact::redact_error;
 
 /// What each user may do, on the configured database only.
 pub enum Role {
@@ -40,9 +40,11 @@ pub async fn provision(main: &MySqlPool, main_url: &str, user: &str, role: Role)
     if user.is_empty() || user.len() > 32 || !user.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
         return Err(AppError::Invalid(format!("{user:?} is not a user name cachelens creates (letters, digits and _, at most 32)")));
     }
-    let password = derived_password(main_url, user, role.purpose()).ok_or("the main connection has no password to derive one from")?;
+    let password = derived_password(main_url, user, role.purpose())
+        .ok_or_else(|| AppError::Invalid("the main connection has no password to derive one from".into()))?;
     let options = main.connect_options();
-    let database = options.get_database().ok_or("the main connection names no database")?.replace('`', "``");
+    let database =
+        options.get_database().ok_or_else(|| AppError::Invalid("the main connection names no database".into()))?.replace('`', "``");
     let account = format!("'{user}'@'%'");
     for statement in [
         format!("CREATE USER IF NOT EXISTS {account} IDENTIFIED BY '{password}'"),
