@@ -11,23 +11,37 @@ pub const MAX_ITERATIONS: u32 = 100_000;
 pub const MAX_CONCURRENCY: u32 = 64;
 pub const MAX_WARMUP: u32 = 10_000;
 
-/// `POST /api/bench`'s body; every field but `iterations` and `concurrency` has a default.
+/// `POST /api/bench`'s body, and `cachelens bench`'s flags; every field but `iterations` and `concurrency` has a
+/// default in JSON (the flags default those too).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(clap::Args))]
 #[serde(deny_unknown_fields)]
 pub struct BenchSpec {
+    /// Measured requests per path (1–100000).
+    #[cfg_attr(feature = "ssr", arg(long, default_value_t = 1000))]
     pub iterations: u32,
+    /// Concurrent workers (1–64).
+    #[cfg_attr(feature = "ssr", arg(long, default_value_t = 8))]
     pub concurrency: u32,
+    /// The paths to measure, in this order.
     #[serde(default = "both_paths")]
+    #[cfg_attr(feature = "ssr", arg(long = "path", value_enum, value_delimiter = ',', default_values_t = both_paths()))]
     pub paths: Vec<QueryPath>,
     /// Unrecorded requests per path before measuring (for the cache path they also fill Redis).
     #[serde(default = "default_warmup")]
+    #[cfg_attr(feature = "ssr", arg(long, default_value_t = default_warmup()))]
     pub warmup: u32,
-    /// TTL of the entries the cache path writes.
+    /// TTL of the entries the cache path writes, in seconds.
     #[serde(default = "default_ttl")]
+    #[cfg_attr(feature = "ssr", arg(long, default_value_t = default_ttl()))]
     pub ttl: u64,
+    /// The seed's search term: articles whose text contains it.
     #[serde(default = "default_term")]
+    #[cfg_attr(feature = "ssr", arg(long, default_value_t = default_term()))]
     pub term: String,
+    /// Rows the search returns at most.
     #[serde(default = "default_limit")]
+    #[cfg_attr(feature = "ssr", arg(long, default_value_t = default_limit()))]
     pub limit: u32,
 }
 
@@ -190,5 +204,67 @@ mod tests {
         assert!(BenchSpec::new(1, 65, both_paths()).validated().unwrap_err().to_string().contains("concurrency"));
         assert!(BenchSpec::new(1, 1, vec![]).validated().unwrap_err().to_string().contains("path"));
         assert!(serde_json::from_str::<BenchSpec>(r#"{"iterations": 1, "concurrency": 1, "path": "x"}"#).is_err());
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl BenchReport {
+    /// What a comparison of two benchmark runs shows, per path and for the run.
+    pub fn metrics(&self) -> Vec<crate::compare::Metric> {
+        use crate::compare::{Metric, Unit};
+        let mut out = Vec::new();
+        for p in &self.paths {
+            let (group, s) = (p.path.key(), p.stats);
+            out.push(Metric::new(group, "requests answered", s.map(|s| s.count as f64), Unit::Count, None));
+            out.push(Metric::new(group, "errors", Some(p.errors as f64), Unit::Count, Some(false)));
+            for (name, us) in [
+                ("p50", s.map(|s| s.p50_us)),
+                ("p95", s.map(|s| s.p95_us)),
+                ("p99", s.map(|s| s.p99_us)),
+                ("max", s.map(|s| s.max_us)),
+                ("mean", s.map(|s| s.mean_us)),
+            ] {
+                out.push(Metric::new(group, name, us.map(|us| us as f64), Unit::Micros, Some(false)));
+            }
+        }
+        out.push(Metric::new("run", "speedup (MySQL p50 / cache p50)", self.speedup(), Unit::Times, Some(true)));
+        out
+    }
+
+    /// The percentile table the page shows, as text (`cachelens bench`, `cachelens runs show`).
+    pub fn table(&self) -> String {
+        use crate::stats::{format_us, one_decimal};
+        let mut out = format!(
+            "{} requests per path, concurrency {}, warm-up {}: {:?} in {} s\n{:<6} {:>9} {:>7} {:>10} {:>10} {:>10} {:>10}\n",
+            self.spec.iterations,
+            self.spec.concurrency,
+            self.spec.warmup,
+            self.state,
+            one_decimal(self.elapsed_ms as f64 / 1000.0),
+            "path",
+            "requests",
+            "errors",
+            "p50",
+            "p95",
+            "p99",
+            "max"
+        );
+        for p in &self.paths {
+            let s = p.stats.unwrap_or_default();
+            out.push_str(&format!(
+                "{:<6} {:>9} {:>7} {:>10} {:>10} {:>10} {:>10}\n",
+                p.path.key(),
+                s.count,
+                p.errors,
+                format_us(s.p50_us),
+                format_us(s.p95_us),
+                format_us(s.p99_us),
+                format_us(s.max_us)
+            ));
+        }
+        if let Some(x) = self.speedup() {
+            out.push_str(&format!("speedup (MySQL p50 / cache p50): {}x\n", one_decimal(x)));
+        }
+        out
     }
 }

@@ -131,7 +131,7 @@ impl leptos::server_fn::error::FromServerFnError for AppError {
 }
 
 #[cfg(feature = "ssr")]
-pub use http::answer;
+pub use http::with_status;
 
 #[cfg(feature = "ssr")]
 mod http {
@@ -155,7 +155,7 @@ mod http {
     }
 
     /// A server function's body, its error's status set on the response.
-    pub async fn answer<T>(body: impl std::future::Future<Output = Result<T, AppError>>) -> Result<T, AppError> {
+    pub async fn with_status<T>(body: impl std::future::Future<Output = Result<T, AppError>>) -> Result<T, AppError> {
         body.await.map_err(AppError::in_response)
     }
 

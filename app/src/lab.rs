@@ -37,6 +37,7 @@ pub const MAX_SWEEP: usize = 8;
 pub const DISAGREE_POINTS: f64 = 5.0;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(clap::ValueEnum), value(rename_all = "snake_case"))]
 #[serde(rename_all = "snake_case")]
 pub enum Strategy {
     /// Every read from MySQL: the baseline for offload.
@@ -76,33 +77,54 @@ impl Strategy {
     }
 }
 
-/// `POST /api/lab`'s body. Every field but the strategies has a default.
+/// `POST /api/lab`'s body, and `cachelens lab`'s flags. Every field but the strategies has a default in JSON (the
+/// flags default those too).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(clap::Args))]
 #[serde(deny_unknown_fields)]
 pub struct LabSpec {
+    /// Strategies to run, in any order.
+    #[cfg_attr(feature = "ssr", arg(long, value_enum, value_delimiter = ',', default_values_t = Strategy::ALL))]
     pub strategies: Vec<Strategy>,
+    /// Items in the lab table (1–1000000).
     #[serde(default = "default_items")]
+    #[cfg_attr(feature = "ssr", arg(long, default_value_t = default_items()))]
     pub items: u32,
+    /// Zipf exponent of item popularity (0 uniform – 1.5).
     #[serde(default = "default_zipf")]
+    #[cfg_attr(feature = "ssr", arg(long, default_value_t = default_zipf()))]
     pub zipf: f64,
+    /// Share of operations that are reads (0–1).
     #[serde(default = "default_read_ratio")]
+    #[cfg_attr(feature = "ssr", arg(long, default_value_t = default_read_ratio()))]
     pub read_ratio: f64,
+    /// Concurrent workers (1–64).
     #[serde(default = "default_concurrency")]
+    #[cfg_attr(feature = "ssr", arg(long, default_value_t = default_concurrency()))]
     pub concurrency: u32,
-    /// How long each strategy runs; `operations` instead bounds each run by count.
+    /// Seconds each strategy runs (1–600; 10 when neither this nor --operations is given).
     #[serde(default)]
+    #[cfg_attr(feature = "ssr", arg(long, conflicts_with = "operations"))]
     pub seconds: Option<u32>,
+    /// Operations each strategy runs, instead of a duration.
     #[serde(default)]
+    #[cfg_attr(feature = "ssr", arg(long))]
     pub operations: Option<u64>,
+    /// TTL of the entries, seconds.
     #[serde(default = "default_ttl")]
+    #[cfg_attr(feature = "ssr", arg(long, default_value_t = default_ttl()))]
     pub ttl: u64,
-    /// TTLs for a sweep of `ttl` and `refresh_ahead`.
+    /// TTLs for a sweep of ttl and refresh_ahead, e.g. 1,2,5,10.
     #[serde(default)]
+    #[cfg_attr(feature = "ssr", arg(long, value_delimiter = ','))]
     pub ttls: Option<Vec<u64>>,
-    /// The part of the TTL at whose end `refresh_ahead` refreshes a hit entry, 0.01–0.99.
+    /// Last part of the TTL in which refresh_ahead refreshes a hit entry (0.01–0.99).
     #[serde(default = "default_refresh_fraction")]
+    #[cfg_attr(feature = "ssr", arg(long, default_value_t = default_refresh_fraction()))]
     pub refresh_fraction: f64,
+    /// Seed of the workload: the same seed gives the same operations.
     #[serde(default = "default_seed")]
+    #[cfg_attr(feature = "ssr", arg(long, default_value_t = default_seed()))]
     pub seed: u64,
 }
 
@@ -486,5 +508,31 @@ mod tests {
         assert_eq!(predicted_hit_ratio(Strategy::None, &w, 1000.0, 100.0, 5.0, 60.0), Some(0.0));
         // Skew helps: the same traffic over Zipf(1) hits more than over uniform popularity.
         assert!(ttl > predicted_hit_ratio(Strategy::Ttl, &zipf_weights(1000, 0.0), 1000.0, 0.0, 5.0, 60.0).unwrap());
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl LabReport {
+    /// What a comparison of two lab runs shows, per strategy (and per sweep point, named with its TTL).
+    pub fn metrics(&self) -> Vec<crate::compare::Metric> {
+        use crate::compare::{Metric, Unit};
+        let (main, sweep) = self.ordered();
+        let mut out = Vec::new();
+        let groups = main.into_iter().map(|r| (r, false)).chain(sweep.into_iter().map(|r| (r, true)));
+        for (r, swept) in groups {
+            let name = r.strategy.map(Strategy::name).unwrap_or_default();
+            let group = if swept { format!("{name}, sweep TTL {} s", r.ttl) } else { name.to_string() };
+            out.extend([
+                Metric::new(&group, "hit ratio", Some(r.hit_ratio), Unit::Share, Some(true)),
+                Metric::new(&group, "predicted hit ratio", r.predicted_hit_ratio, Unit::Share, None),
+                Metric::new(&group, "stale reads", Some(r.stale_fraction), Unit::Share, Some(false)),
+                Metric::new(&group, "staleness p99", Some(r.staleness_p99_ms * 1000.0), Unit::Micros, Some(false)),
+                Metric::new(&group, "read p50", Some(r.read_p50_us as f64), Unit::Micros, Some(false)),
+                Metric::new(&group, "read p99", Some(r.read_p99_us as f64), Unit::Micros, Some(false)),
+                Metric::new(&group, "MySQL reads", Some(r.mysql_reads_per_s), Unit::PerSecond, Some(false)),
+                Metric::new(&group, "MySQL offload", r.offload, Unit::Share, Some(true)),
+            ]);
+        }
+        out
     }
 }

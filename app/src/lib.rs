@@ -7,6 +7,7 @@
 pub mod app;
 pub mod bench;
 pub mod charts;
+pub mod compare;
 pub mod error;
 pub mod event_stream;
 pub mod lab;

@@ -37,7 +37,7 @@ impl Outcome {
 
 /// One query as the comparison page records it, timed on the server.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RunRecord {
+pub struct QueryRecord {
     /// Increases by one per recorded run, across paths.
     pub seq: u64,
     /// Unix time of the run, in milliseconds.

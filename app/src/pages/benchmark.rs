@@ -7,36 +7,33 @@ use crate::bench::{BenchReport, MAX_CONCURRENCY, MAX_ITERATIONS};
 use crate::charts::{format_ms_tick, Chart, Distribution, Histogram, Kind, Point, Series};
 use crate::error::AppError;
 use crate::model::QueryPath;
-use crate::pages::{DeleteRun, ErrorPanel};
+use crate::pages::{CompareRuns, DeleteRun, ErrorPanel};
 use crate::stats::{format_us, log_buckets, one_decimal, utc_minute};
 
 #[server]
 pub async fn start_bench(iterations: u32, concurrency: u32, mysql: bool, cache: bool, warmup: u32, ttl: u64) -> Result<u64, AppError> {
     use crate::bench::BenchSpec;
 
-    crate::error::answer(async {
+    crate::error::with_status(async {
         let state = crate::server::state::AppState::from_context()?;
         let paths = [(mysql, QueryPath::Mysql), (cache, QueryPath::Cache)].into_iter().filter(|(on, _)| *on).map(|(_, p)| p).collect();
         let spec = BenchSpec { warmup, ttl, ..BenchSpec::new(iterations, concurrency, paths) };
-        Ok(crate::server::bench::start(&state, spec)?.id)
+        use crate::server::state::runs::Run;
+        Ok(state.registry.start::<crate::server::bench::BenchRun>(&state, spec)?.core().id)
     })
     .await
 }
 
 #[server]
 pub async fn cancel_bench(id: u64) -> Result<(), AppError> {
-    let state = crate::server::state::AppState::from_context()?;
-    if let Some(run) = state.benches.get(id) {
-        run.cancel();
-        run.wait().await;
-    }
+    crate::server::http::runs::cancel_run::<crate::server::bench::BenchRun>(&crate::server::state::AppState::from_context()?, id).await;
     Ok(())
 }
 
 #[server]
 pub async fn list_benches() -> Result<Vec<BenchReport>, AppError> {
     let state = crate::server::state::AppState::from_context()?;
-    crate::error::answer(crate::server::http::runs::recent::<crate::server::bench::BenchRun>(&state)).await
+    crate::error::with_status(crate::server::http::runs::recent::<crate::server::bench::BenchRun>(&state)).await
 }
 
 lazy_page!(BenchmarkRoute, BenchmarkPage);
@@ -119,6 +116,7 @@ pub fn BenchmarkPage() -> impl IntoView {
                 Err(e) => view! { <ErrorPanel error=e/> }.into_any(),
             })}
         </Transition>
+        <CompareRuns kind="bench" refresh=finished_runs/>
     }
 }
 

@@ -9,13 +9,13 @@ use crate::pages::results::QueryPage;
 #[server]
 pub async fn query_cache(term: String, limit: u32, ttl: Option<u64>) -> Result<QueryOutcome, AppError> {
     use crate::model::{validate_ttl, ArticleQuery};
-    use crate::server::cache::{self, Lookup};
+    use crate::server::cache::{self, Source};
 
-    crate::error::answer(async {
+    crate::error::with_status(async {
         let state = crate::server::state::AppState::from_context()?;
         let query = ArticleQuery::new(Some(&term), Some(limit))?;
         let ttl = validate_ttl(ttl, state.default_ttl_s)?;
-        cache::query_cache(&state, Lookup::Articles(&query), ttl).await?.into_outcome(&state, crate::stats::Outcome::Mysql)
+        cache::query_cache(&state, Source::Articles(&query), ttl).await?.into_outcome(&state, crate::stats::Outcome::Mysql)
     })
     .await
 }

@@ -5,31 +5,31 @@ use leptos::prelude::*;
 use crate::charts::{format_ms_tick, Chart, Distribution, Histogram, Kind, Point, Series};
 use crate::error::AppError;
 use crate::pages::ErrorPanel;
-use crate::stats::{bucket_counts, format_us, log_buckets, one_decimal, percentiles, speedup, Outcome, RunRecord};
+use crate::stats::{bucket_counts, format_us, log_buckets, one_decimal, percentiles, speedup, Outcome, QueryRecord};
 
 #[server]
-pub async fn run_history() -> Result<Vec<RunRecord>, AppError> {
+pub async fn run_history() -> Result<Vec<QueryRecord>, AppError> {
     /// The runs the page charts, oldest first.
     const SHOWN: usize = 1000;
     let state = crate::server::state::AppState::from_context()?;
-    Ok(state.runs.as_ref().map(|r| r.latest(SHOWN)).unwrap_or_default())
+    Ok(state.query_log.as_ref().map(|r| r.latest(SHOWN)).unwrap_or_default())
 }
 
 /// Runs the default query `n` times on each path (MySQL, then cache), so the page has something to compare.
 #[server]
 pub async fn run_sample(n: u32) -> Result<(), AppError> {
     use crate::model::ArticleQuery;
-    use crate::server::cache::{query_cache, query_mysql, Lookup};
+    use crate::server::cache::{query_cache, query_mysql, Source};
 
-    crate::error::answer(async {
+    crate::error::with_status(async {
         if !(1..=100).contains(&n) {
             return Err(AppError::Invalid(format!("n must be between 1 and 100, got {n}")));
         }
         let state = crate::server::state::AppState::from_context()?;
         let query = ArticleQuery::new(None, None)?;
         for _ in 0..n {
-            query_mysql(&state, Lookup::Articles(&query)).await?;
-            query_cache(&state, Lookup::Articles(&query), state.default_ttl_s).await?;
+            query_mysql(&state, Source::Articles(&query)).await?;
+            query_cache(&state, Source::Articles(&query), state.default_ttl_s).await?;
         }
         Ok(())
     })
@@ -39,7 +39,7 @@ pub async fn run_sample(n: u32) -> Result<(), AppError> {
 #[server]
 pub async fn clear_history() -> Result<(), AppError> {
     let state = crate::server::state::AppState::from_context()?;
-    if let Some(runs) = &state.runs {
+    if let Some(runs) = &state.query_log {
         runs.clear();
     }
     Ok(())
@@ -83,7 +83,7 @@ pub fn ComparePage() -> impl IntoView {
 }
 
 #[component]
-fn Comparison(runs: Vec<RunRecord>) -> impl IntoView {
+fn Comparison(runs: Vec<QueryRecord>) -> impl IntoView {
     let samples = |path: Outcome| runs.iter().filter(|r| r.path == path).map(|r| r.elapsed_us).collect::<Vec<_>>();
     let per_path: Vec<(Outcome, Vec<u64>)> = Outcome::ALL.iter().map(|&p| (p, samples(p))).filter(|(_, s)| !s.is_empty()).collect();
     let stats: Vec<_> = per_path.iter().filter_map(|(p, s)| percentiles(s).map(|st| (*p, st))).collect();

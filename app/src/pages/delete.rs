@@ -7,7 +7,7 @@ use crate::pages::ErrorPanel;
 
 #[server]
 pub async fn delete_cache() -> Result<u64, AppError> {
-    crate::error::answer(async {
+    crate::error::with_status(async {
         let state = crate::server::state::AppState::from_context()?;
         crate::server::cache::delete_cached(&state).await
     })

@@ -18,7 +18,7 @@ pub struct Dataset {
 
 #[server]
 pub async fn dataset_info() -> Result<Option<Dataset>, AppError> {
-    crate::error::answer(async {
+    crate::error::with_status(async {
         let state = crate::server::state::AppState::from_context()?;
         let record = state.db_retry(|db| async move { Ok(crate::server::loader::dataset::read_record(&db).await?) }).await?;
         Ok(record.map(|r| Dataset {

@@ -10,7 +10,7 @@ use leptos::prelude::*;
 use crate::charts::{format_count_tick, format_ms_tick, Chart, Kind, Point, Series};
 use crate::error::AppError;
 use crate::lab::{LabReport, Strategy, StrategyResult, DISAGREE_POINTS, MAX_CONCURRENCY, MAX_ITEMS, MAX_SECONDS};
-use crate::pages::{DeleteRun, ErrorPanel};
+use crate::pages::{CompareRuns, DeleteRun, ErrorPanel};
 use crate::stats::{format_us, one_decimal, utc_minute};
 
 /// The form as typed: the server parses it, so a field that is not a number is refused by its label in the same
@@ -30,9 +30,10 @@ pub struct LabForm {
 
 #[server]
 pub async fn start_lab(form: LabForm) -> Result<u64, AppError> {
-    crate::error::answer(async {
+    crate::error::with_status(async {
         let state = crate::server::state::AppState::from_context()?;
-        Ok(crate::server::lab::start(&state, form.spec()?)?.id)
+        use crate::server::state::runs::Run;
+        Ok(state.registry.start::<crate::server::lab::LabRun>(&state, form.spec()?)?.core().id)
     })
     .await
 }
@@ -77,7 +78,7 @@ pub struct LabResults {
 
 #[server]
 pub async fn get_lab_results(id: Option<u64>) -> Result<LabResults, AppError> {
-    crate::error::answer(async {
+    crate::error::with_status(async {
         let state = crate::server::state::AppState::from_context()?;
         use crate::server::http::runs;
         use crate::server::lab::LabRun;
@@ -92,11 +93,7 @@ pub async fn get_lab_results(id: Option<u64>) -> Result<LabResults, AppError> {
 
 #[server]
 pub async fn cancel_lab(id: u64) -> Result<(), AppError> {
-    let state = crate::server::state::AppState::from_context()?;
-    if let Some(run) = state.labs.get(id) {
-        run.cancel();
-        run.wait().await;
-    }
+    crate::server::http::runs::cancel_run::<crate::server::lab::LabRun>(&crate::server::state::AppState::from_context()?, id).await;
     Ok(())
 }
 
@@ -237,6 +234,7 @@ pub fn LabPage() -> impl IntoView {
                 Err(e) => view! { <ErrorPanel error=e/> }.into_any(),
             })}
         </Transition>
+        <CompareRuns kind="lab" refresh=finished_runs/>
     }
 }
 

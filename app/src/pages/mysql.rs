@@ -9,12 +9,12 @@ use crate::pages::results::QueryPage;
 #[server]
 pub async fn query_mysql(term: String, limit: u32) -> Result<QueryOutcome, AppError> {
     use crate::model::ArticleQuery;
-    use crate::server::cache::{self, Lookup};
+    use crate::server::cache::{self, Source};
 
-    crate::error::answer(async {
+    crate::error::with_status(async {
         let state = crate::server::state::AppState::from_context()?;
         let query = ArticleQuery::new(Some(&term), Some(limit))?;
-        cache::query_mysql(&state, Lookup::Articles(&query)).await?.into_outcome(&state, crate::stats::Outcome::Hit)
+        cache::query_mysql(&state, Source::Articles(&query)).await?.into_outcome(&state, crate::stats::Outcome::Hit)
     })
     .await
 }

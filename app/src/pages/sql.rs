@@ -10,13 +10,13 @@ use crate::pages::ErrorPanel;
 /// `cache` is the checkbox's "on" when ticked; `ttl` is text so an empty field means the default.
 #[server]
 pub async fn run_sql(sql: String, cache: Option<String>, ttl: Option<String>) -> Result<SqlOutcome, AppError> {
-    crate::error::answer(sql_outcome(sql, cache.is_some(), ttl)).await
+    crate::error::with_status(sql_outcome(sql, cache.is_some(), ttl)).await
 }
 
 #[cfg(feature = "ssr")]
 async fn sql_outcome(sql: String, cache: bool, ttl: Option<String>) -> Result<SqlOutcome, AppError> {
     use crate::model::validate_ttl;
-    use crate::server::cache::{query_cache, query_mysql, Lookup};
+    use crate::server::cache::{query_cache, query_mysql, Source};
     use crate::server::query::sql_guard::check;
 
     let state = crate::server::state::AppState::from_context()?;
@@ -27,9 +27,9 @@ async fn sql_outcome(sql: String, cache: bool, ttl: Option<String>) -> Result<Sq
     };
     let answer = if cache {
         let ttl = validate_ttl(ttl, state.default_ttl_s)?;
-        query_cache(&state, Lookup::Sql(&guarded), ttl).await
+        query_cache(&state, Source::Sql(&guarded), ttl).await
     } else {
-        query_mysql(&state, Lookup::Sql(&guarded)).await
+        query_mysql(&state, Source::Sql(&guarded)).await
     }?;
     let objects: Vec<indexmap::IndexMap<String, serde_json::Value>> =
         serde_json::from_slice(&answer.rows.json()?.json).map_err(|e| AppError::Internal(format!("query failed: {e}")))?;

@@ -6,8 +6,8 @@ use std::process::ExitCode;
 
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
-use crate::model::QueryPath;
 use crate::server::config::{resolve, ConnectionArgs, Resolved, ServeArgs};
+use crate::server::state::runs::{Run, RunReport};
 
 #[derive(Parser, Debug)]
 #[command(name = "cachelens", version, about = "Measure how much a Redis cache accelerates MySQL")]
@@ -37,45 +37,16 @@ pub enum Command {
     Bench(BenchArgs),
     /// Run the strategy lab here: a skewed read/write workload under each caching strategy, side by side.
     Lab(LabArgs),
+    /// The kept benchmark and lab runs (the run history in MySQL): list, show, compare.
+    Runs(RunsArgs),
 }
 
 #[derive(Args, Debug)]
 pub struct LabArgs {
     #[command(flatten)]
     pub connections: ConnectionArgs,
-    /// Strategies to run, in any order: none, ttl, invalidate, write_through, refresh_ahead.
-    #[arg(long, value_delimiter = ',', default_value = "none,ttl,invalidate,write_through,refresh_ahead")]
-    pub strategies: Vec<String>,
-    /// Items in the lab table (1–1000000).
-    #[arg(long, default_value_t = 1000)]
-    pub items: u32,
-    /// Zipf exponent of item popularity (0 uniform – 1.5).
-    #[arg(long, default_value_t = 1.0)]
-    pub zipf: f64,
-    /// Share of operations that are reads (0–1).
-    #[arg(long, default_value_t = 0.9)]
-    pub read_ratio: f64,
-    /// Concurrent workers (1–64).
-    #[arg(long, default_value_t = 8)]
-    pub concurrency: u32,
-    /// Seconds each strategy runs (1–600).
-    #[arg(long, conflicts_with = "operations")]
-    pub seconds: Option<u32>,
-    /// Operations each strategy runs, instead of a duration.
-    #[arg(long)]
-    pub operations: Option<u64>,
-    /// TTL of the entries, seconds.
-    #[arg(long, default_value_t = 5)]
-    pub ttl: u64,
-    /// TTLs for a sweep of ttl and refresh_ahead, e.g. 1,2,5,10.
-    #[arg(long, value_delimiter = ',')]
-    pub ttls: Option<Vec<u64>>,
-    /// Last part of the TTL in which refresh_ahead refreshes a hit entry (0.01–0.99).
-    #[arg(long, default_value_t = 0.2)]
-    pub refresh_fraction: f64,
-    /// Seed of the workload: the same seed gives the same operations.
-    #[arg(long, default_value_t = 1)]
-    pub seed: u64,
+    #[command(flatten)]
+    pub spec: crate::lab::LabSpec,
     /// Print the report as JSON instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -85,24 +56,52 @@ pub struct LabArgs {
 pub struct BenchArgs {
     #[command(flatten)]
     pub connections: ConnectionArgs,
-    /// Measured requests per path (1–100000).
-    #[arg(long, default_value_t = 1000)]
-    pub iterations: u32,
-    /// Concurrent workers (1–64).
-    #[arg(long, default_value_t = 8)]
-    pub concurrency: u32,
-    /// The paths to measure, in this order.
-    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [QueryPath::Mysql, QueryPath::Cache])]
-    pub path: Vec<QueryPath>,
-    /// Unrecorded requests per path first (for the cache path they fill Redis).
-    #[arg(long, default_value_t = 10)]
-    pub warmup: u32,
-    /// TTL of the entries the cache path writes, in seconds.
-    #[arg(long, default_value_t = 300)]
-    pub ttl: u64,
+    #[command(flatten)]
+    pub spec: crate::bench::BenchSpec,
     /// Print the report as JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct RunsArgs {
+    #[command(flatten)]
+    pub connections: ConnectionArgs,
+    #[command(subcommand)]
+    pub action: RunsAction,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RunsAction {
+    /// The kept runs, newest first.
+    List {
+        /// Only runs of this kind (bench, lab).
+        #[arg(long)]
+        kind: Option<String>,
+        /// Page of the list, from 0.
+        #[arg(long, default_value_t = 0)]
+        page: u32,
+        #[arg(long, default_value_t = 20)]
+        per_page: u32,
+        /// Print the list as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One run's report, as a table, JSON or CSV.
+    Show {
+        id: u64,
+        #[arg(long, conflicts_with = "csv")]
+        json: bool,
+        #[arg(long)]
+        csv: bool,
+    },
+    /// Two runs of one kind side by side, with the difference per metric (B against A).
+    Compare {
+        a: u64,
+        b: u64,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -160,11 +159,15 @@ pub async fn main() -> ExitCode {
         },
         Command::Config(args) => resolve(&args.connections, sub, file.as_ref()).await.map(|r| println!("{}", r.describe())),
         Command::Bench(args) => match resolve(&args.connections, sub, file.as_ref()).await {
-            Ok(resolved) => bench(args, resolved).await,
+            Ok(resolved) => follow::<crate::server::bench::BenchRun>(args.spec, args.json, resolved).await,
             Err(e) => Err(e),
         },
         Command::Lab(args) => match resolve(&args.connections, sub, file.as_ref()).await {
-            Ok(resolved) => lab(args, resolved).await,
+            Ok(resolved) => follow::<crate::server::lab::LabRun>(args.spec, args.json, resolved).await,
+            Err(e) => Err(e),
+        },
+        Command::Runs(args) => match resolve(&args.connections, sub, file.as_ref()).await {
+            Ok(resolved) => runs(args.action, resolved).await,
             Err(e) => Err(e),
         },
     };
@@ -217,120 +220,95 @@ async fn load_data(args: LoadDataArgs, resolved: Resolved) -> AppResult<()> {
     Ok(())
 }
 
-async fn bench(args: BenchArgs, resolved: Resolved) -> AppResult<()> {
-    use crate::bench::{BenchSpec, BenchState};
-    use crate::server::bench;
-
-    let spec = BenchSpec { warmup: args.warmup, ttl: args.ttl, ..BenchSpec::new(args.iterations, args.concurrency, args.path) };
-    let run = bench::standalone(spec)?;
+/// Runs `spec` here, against the configured services, with a progress bar on stderr (so stdout holds only the
+/// result); Ctrl-C cancels and still prints what was measured. The run is not kept in the history: that is the
+/// server's (start it through the API to keep it).
+async fn follow<R: Run>(spec: R::Spec, json: bool, resolved: Resolved) -> AppResult<()> {
+    let run = crate::server::state::runs::standalone::<R>(spec)?;
     let state = crate::server::startup::connect(&resolved).await?;
-    let task = tokio::spawn(bench::execute(state, run.clone()));
-    // Progress on stderr, so stdout holds only the result.
-    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
-    while !task.is_finished() {
-        tokio::select! {
-            _ = tick.tick() => {
-                let r = run.report();
-                eprintln!("{} / {} requests, {:.1} s", r.done, r.total, r.elapsed_ms as f64 / 1000.0);
-            }
-            _ = tokio::signal::ctrl_c() => run.cancel(),
-            _ = run.wait() => {}
-        }
-    }
-    let report = run.report();
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report).expect("reports serialize"));
-    } else {
-        println!("{}", table(&report));
-    }
-    match report.state {
-        BenchState::Failed => Err(AppError::Internal(report.error.unwrap_or_else(|| "the benchmark failed".into()))),
-        _ => Ok(()),
-    }
-}
-
-async fn lab(args: LabArgs, resolved: Resolved) -> AppResult<()> {
-    use crate::lab::{LabSpec, LabState, Strategy};
-    let strategies = args.strategies.iter().map(|s| Strategy::parse(s)).collect::<AppResult<Vec<_>>>()?;
-    let spec = LabSpec {
-        strategies,
-        items: args.items,
-        zipf: args.zipf,
-        read_ratio: args.read_ratio,
-        concurrency: args.concurrency,
-        seconds: args.seconds,
-        operations: args.operations,
-        ttl: args.ttl,
-        ttls: args.ttls,
-        refresh_fraction: args.refresh_fraction,
-        seed: args.seed,
-    };
-    let run = crate::server::lab::standalone(spec)?;
-    let state = crate::server::startup::connect(&resolved).await?;
-    let task = tokio::spawn(crate::server::lab::execute(state, run.clone()));
-    // Progress on stderr, so stdout holds only the result.
-    let bar = indicatif::ProgressBar::new(run.report().total);
-    bar.set_style(indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} runs  {msg}").expect("a valid template"));
+    let task = tokio::spawn(R::execute(state, run.clone()));
+    let bar = indicatif::ProgressBar::new(run.report().progress().1);
+    bar.set_style(indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}").expect("a valid template"));
     let mut tick = tokio::time::interval(std::time::Duration::from_millis(250));
     while !task.is_finished() {
         tokio::select! {
             _ = tick.tick() => {
-                let r = run.report();
-                bar.set_position(r.done);
-                bar.set_message(r.phase);
+                let (done, _, what) = run.report().progress();
+                bar.set_position(done);
+                bar.set_message(what);
             }
-            _ = tokio::signal::ctrl_c() => run.cancel(),
-            _ = run.wait() => {}
+            _ = tokio::signal::ctrl_c() => run.core().cancel(),
+            _ = run.core().wait() => {}
         }
     }
     bar.finish_and_clear();
-    let report = run.report();
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report).expect("reports serialize"));
-    } else {
-        println!("{}", crate::lab::table(&report));
-    }
-    match report.state {
-        LabState::Failed => Err(AppError::Internal(report.error.unwrap_or_else(|| "the lab run failed".into()))),
-        _ => Ok(()),
+    print_report(&run.report(), json);
+    match run.report().failure() {
+        Some(why) => Err(AppError::Internal(why)),
+        None => Ok(()),
     }
 }
 
-/// The percentile table the page shows, as text.
-fn table(report: &crate::bench::BenchReport) -> String {
-    use crate::stats::{format_us, one_decimal};
-    let mut out = format!(
-        "{} requests per path, concurrency {}, warm-up {}: {:?} in {} s\n{:<6} {:>9} {:>7} {:>10} {:>10} {:>10} {:>10}\n",
-        report.spec.iterations,
-        report.spec.concurrency,
-        report.spec.warmup,
-        report.state,
-        one_decimal(report.elapsed_ms as f64 / 1000.0),
-        "path",
-        "requests",
-        "errors",
-        "p50",
-        "p95",
-        "p99",
-        "max"
-    );
-    for p in &report.paths {
-        let s = p.stats.unwrap_or_default();
-        out.push_str(&format!(
-            "{:<6} {:>9} {:>7} {:>10} {:>10} {:>10} {:>10}\n",
-            p.path.key(),
-            s.count,
-            p.errors,
-            format_us(s.p50_us),
-            format_us(s.p95_us),
-            format_us(s.p99_us),
-            format_us(s.max_us)
-        ));
+fn print_report<T: RunReport>(report: &T, json: bool) {
+    if json {
+        println!("{}", serde_json::to_string_pretty(report).expect("reports serialize"));
+    } else {
+        println!("{}", report.table());
     }
-    if let Some(x) = report.speedup() {
-        out.push_str(&format!("speedup (MySQL p50 / cache p50): {}x\n", one_decimal(x)));
+}
+
+/// `cachelens runs`: reads the run history the servers on this database keep.
+async fn runs(action: RunsAction, resolved: Resolved) -> AppResult<()> {
+    use crate::server::bench::BenchRun;
+    use crate::server::lab::LabRun;
+    use crate::server::state::run_history::RunSummary;
+
+    let state = crate::server::startup::connect(&resolved).await?;
+    match action {
+        RunsAction::List { kind, page, per_page, json } => {
+            let rows = state.history.list(&state.db, kind.as_deref(), page, per_page).await?;
+            let summaries: Vec<RunSummary> = rows.iter().map(RunSummary::from).collect();
+            if json {
+                println!("{}", serde_json::to_string_pretty(&summaries).expect("summaries serialize"));
+            } else {
+                println!("{:<18} {:<6} {:<10} {:<22} spec", "id", "kind", "state", "started");
+                for row in &rows {
+                    println!("{:<18} {:<6} {:<10} {:<22} {}", row.id, row.kind, row.state, crate::stats::utc_minute(row.started_at_ms), row.spec);
+                }
+            }
+        }
+        RunsAction::Show { id, json, csv } => {
+            let kind = crate::server::http::runs::kind_of(&state, id).await?;
+            match kind {
+                BenchRun::KIND => show::<BenchRun>(&state, id, json, csv).await?,
+                _ => show::<LabRun>(&state, id, json, csv).await?,
+            }
+        }
+        RunsAction::Compare { a, b, json } => {
+            let kind = crate::server::http::runs::kind_of(&state, a).await?;
+            let comparison = crate::server::http::runs::compare_of_kind(&state, kind, a, b).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&comparison).expect("comparisons serialize"));
+            } else {
+                println!("{kind} run {a} (A) against {b} (B)");
+                println!("{:<28} {:<32} {:>12} {:>12} {:>10}", "", "metric", "A", "B", "B vs A");
+                for r in &comparison.rows {
+                    println!("{:<28} {:<32} {:>12} {:>12} {:>10}", r.group, r.metric, r.a, r.b, r.change);
+                }
+            }
+        }
     }
-    out
+    Ok(())
+}
+
+async fn show<R: Run>(state: &crate::server::state::AppState, id: u64, json: bool, csv: bool) -> AppResult<()> {
+    let report = crate::server::http::runs::find::<R>(state, id).await?.report();
+    if csv {
+        print!("{}", report.to_csv());
+    } else {
+        print_report(&report, json);
+    }
+    Ok(())
 }
 
 /// Logs go to stderr; `RUST_LOG` filters them (`RUST_LOG=cachelens=debug` adds one line per request).

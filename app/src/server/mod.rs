@@ -16,13 +16,14 @@
 //! - [`loader`]: `load-data` (CSV, generated rows, the dataset record). Uses only [`connections`].
 //! - [`state`]: what every request shares, with the process-wide state the layers above keep there (the
 //!   circuit breaker, the single-flight gates, the benchmark and lab runs).
-//! - [`config`]: settings from flags, environment, file and AWS. [`connections`], [`metrics`], [`run_log`]:
+//! - [`config`]: settings from flags, environment, file and AWS. [`connections`], [`metrics`], [`query_log`]:
 //!   pools and probes, counters, the comparison record. These use nothing of the server but the shared
 //!   `crate::model`, `crate::stats` and `crate::error`.
 //!
 //! `pub(crate)` is the default; `pub` marks what the integration tests and the binary use.
 
 pub(crate) mod bench;
+pub(crate) mod clock;
 pub(crate) mod cache;
 pub mod cli;
 pub mod config;
@@ -33,6 +34,6 @@ pub mod loader;
 pub(crate) mod metrics;
 pub mod query;
 pub(crate) mod redact;
-pub(crate) mod run_log;
+pub(crate) mod query_log;
 pub mod startup;
 pub(crate) mod state;

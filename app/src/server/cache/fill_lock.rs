@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use fred::prelude::*;
 
 use super::compressed::StoredRows;
-use super::store::lookup;
+use super::store::read_entry;
 
 /// How long a fill may hold the cross-instance lock, and how long others wait for its value.
 const FILL_LOCK_TTL: Duration = Duration::from_secs(5);
@@ -29,7 +29,7 @@ pub(super) async fn fill_lock(client: &Client, key: &str) -> FillLock {
             client.set(&lock, "1", Some(Expiration::PX(FILL_LOCK_TTL.as_millis() as i64)), Some(SetOptions::NX), false).await;
         match took {
             // The holder before may have filled the key and let go just now: look once more before filling.
-            Ok(Some(_)) => match lookup(client, key).await {
+            Ok(Some(_)) => match read_entry(client, key).await {
                 Ok(Some((rows, ttl))) => {
                     let _ = client.del::<(), _>(&lock).await;
                     return FillLock::Filled(rows, ttl);
@@ -39,7 +39,7 @@ pub(super) async fn fill_lock(client: &Client, key: &str) -> FillLock {
             Ok(None) => {}
             Err(_) => return FillLock::GaveUp,
         }
-        if let Ok(Some((rows, ttl))) = lookup(client, key).await {
+        if let Ok(Some((rows, ttl))) = read_entry(client, key).await {
             return FillLock::Filled(rows, ttl);
         }
         if Instant::now() > deadline {

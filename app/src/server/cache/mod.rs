@@ -26,27 +26,27 @@ use compressed::StoredRows;
 use fill_lock::{fill_lock, FillLock};
 use fred::prelude::*;
 pub use store::{cache_key, delete_prefixed};
-use store::{jittered, lookup, CACHE_TIMEOUT};
+use store::{jittered, read_entry, CACHE_TIMEOUT};
 
 /// What the cache can hold: the seed's article search, or a custom SELECT that passed the guard.
 #[derive(Clone, Copy, Debug)]
-pub enum Lookup<'a> {
+pub enum Source<'a> {
     Articles(&'a ArticleQuery),
     Sql(&'a GuardedSql),
 }
 
-impl Lookup<'_> {
+impl Source<'_> {
     /// The statement and its parameters, as hashed into the cache key.
     pub(crate) fn hash_into(&self, h: &mut Sha256) {
         match self {
-            Lookup::Articles(query) => {
+            Source::Articles(query) => {
                 h.update(ARTICLE_SQL.as_bytes());
                 h.update([0]);
                 h.update(query.like_pattern().as_bytes());
                 h.update([0]);
                 h.update(query.limit.to_string().as_bytes());
             }
-            Lookup::Sql(guarded) => {
+            Source::Sql(guarded) => {
                 h.update(b"sql\0");
                 h.update(guarded.sql.as_bytes());
             }
@@ -55,8 +55,8 @@ impl Lookup<'_> {
 
     async fn fetch(&self, state: &AppState) -> AppResult<RowsJson> {
         match self {
-            Lookup::Articles(query) => state.db_retry(|db| async move { articles::fetch_rows(&db, query).await }).await,
-            Lookup::Sql(guarded) => crate::server::query::custom_sql::fetch(state, guarded).await,
+            Source::Articles(query) => state.db_retry(|db| async move { articles::fetch_rows(&db, query).await }).await,
+            Source::Sql(guarded) => crate::server::query::custom_sql::fetch(state, guarded).await,
         }
     }
 }
@@ -116,7 +116,7 @@ impl Answer {
     }
 }
 
-pub async fn query_mysql(state: &AppState, query: Lookup<'_>) -> AppResult<Answer> {
+pub async fn query_mysql(state: &AppState, query: Source<'_>) -> AppResult<Answer> {
     let started = Instant::now();
     let rows = fetch_counted(state, query).await?;
     let elapsed_us = observe(state, Outcome::Mysql, started.elapsed());
@@ -124,7 +124,7 @@ pub async fn query_mysql(state: &AppState, query: Lookup<'_>) -> AppResult<Answe
 }
 
 /// Every query goes through here, so /metrics counts exactly what MySQL was asked.
-async fn fetch_counted(state: &AppState, query: Lookup<'_>) -> AppResult<RowsJson> {
+async fn fetch_counted(state: &AppState, query: Source<'_>) -> AppResult<RowsJson> {
     state.metrics.mysql_queries.fetch_add(1, Relaxed);
     let rows = query.fetch(state).await;
     if rows.is_err() {
@@ -147,7 +147,7 @@ fn hit(state: &AppState, started: Instant, rows: StoredRows, ttl: Option<u64>) -
 
 /// Redis GET; on a hit MySQL is not touched. On a miss, MySQL then SET with EX ttl. Redis trouble never fails
 /// the request: the answer then comes from MySQL with `cache_error` saying why.
-pub async fn query_cache(state: &AppState, query: Lookup<'_>, ttl_s: u64) -> AppResult<Answer> {
+pub async fn query_cache(state: &AppState, query: Source<'_>, ttl_s: u64) -> AppResult<Answer> {
     let started = Instant::now();
     let key = cache_key(&state.cache_prefix, &state.database_identity, query);
     if state.breaker.check(started) == Gate::Open {
@@ -163,7 +163,7 @@ pub async fn query_cache(state: &AppState, query: Lookup<'_>, ttl_s: u64) -> App
     // request that still misses while holding the gate asks MySQL.
     let mut gate = None;
     loop {
-        match lookup(client, &key).await {
+        match read_entry(client, &key).await {
             Ok(Some((rows, ttl))) => {
                 state.breaker.success();
                 return Ok(hit(state, started, rows, ttl));
@@ -203,7 +203,7 @@ pub async fn query_cache(state: &AppState, query: Lookup<'_>, ttl_s: u64) -> App
     })
 }
 
-async fn fallback(state: &AppState, query: Lookup<'_>, why: String) -> AppResult<Answer> {
+async fn fallback(state: &AppState, query: Source<'_>, why: String) -> AppResult<Answer> {
     tracing::warn!("cache unavailable, answering from MySQL: {why}");
     state.metrics.cache_fallbacks.fetch_add(1, Relaxed);
     let mut answer = query_mysql(state, query).await?;
@@ -220,6 +220,6 @@ pub async fn delete_cached(state: &AppState) -> AppResult<u64> {
 fn observe(state: &AppState, path: Outcome, elapsed: Duration) -> u64 {
     state.metrics.latency(path).observe(elapsed);
     let elapsed_us = elapsed.as_micros() as u64;
-    state.record_run(path, elapsed_us);
+    state.record_query(path, elapsed_us);
     elapsed_us
 }

@@ -11,8 +11,9 @@ use futures::StreamExt;
 use sha2::{Digest, Sha256};
 
 use super::compressed::StoredRows;
-use super::Lookup;
+use super::Source;
 use crate::error::{AppError, AppResult};
+use crate::server::clock::unix_ms;
 
 /// Bumped whenever the cached value's layout changes, so old entries are never misread (v3: compressed rows).
 const SCHEMA_VERSION: &str = "v3";
@@ -24,11 +25,11 @@ const SCAN_PAGE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Key = prefix, schema version, and a hash of the database the rows come from, the SQL and its parameters:
 /// two deployments sharing one Redis never serve each other's rows.
-pub fn cache_key(prefix: &str, database: &str, lookup: Lookup<'_>) -> String {
+pub fn cache_key(prefix: &str, database: &str, source: Source<'_>) -> String {
     let mut h = Sha256::new();
     h.update(database.as_bytes());
     h.update([0]);
-    lookup.hash_into(&mut h);
+    source.hash_into(&mut h);
     let hex = hex::encode(&h.finalize()[..16]);
     // The digest is a hash tag, so anything keyed on it later (a fill lock) lands on the same cluster slot.
     format!("{prefix}:{SCHEMA_VERSION}:q:{{{hex}}}")
@@ -66,10 +67,6 @@ fn decode_value(value: Bytes) -> Option<(StoredRows, u64)> {
     Some((StoredRows { count: count as usize, json_len: json_len as usize, json_crc, deflate }, expires_at_ms))
 }
 
-pub(crate) fn unix_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or_default()
-}
-
 /// `ttl` moved randomly by up to `pct` percent either way (never below one second).
 pub(super) fn jittered(ttl: u64, pct: u8) -> u64 {
     if pct == 0 {
@@ -84,7 +81,7 @@ pub(super) fn jittered(ttl: u64, pct: u8) -> u64 {
 }
 
 /// One GET; the seconds left come from the expiry stored in the value.
-pub(super) async fn lookup(client: &Client, key: &str) -> AppResult<Option<(StoredRows, Option<u64>)>> {
+pub(super) async fn read_entry(client: &Client, key: &str) -> AppResult<Option<(StoredRows, Option<u64>)>> {
     let value = match tokio::time::timeout(CACHE_TIMEOUT, get_raw(client, key)).await {
         Ok(value) => value?,
         Err(_) => return Err(AppError::CacheDown(format!("Redis did not answer within {CACHE_TIMEOUT:?}"))),
@@ -163,7 +160,7 @@ mod tests {
         let a = ArticleQuery::new(Some("delta"), Some(500)).unwrap();
         let b = ArticleQuery::new(Some("delta"), Some(499)).unwrap();
         let c = ArticleQuery::new(Some("Delta"), Some(500)).unwrap();
-        let key = |prefix, db, q| cache_key(prefix, db, Lookup::Articles(q));
+        let key = |prefix, db, q| cache_key(prefix, db, Source::Articles(q));
         let ka = key("cachelens", "db:3306/covid", &a);
         assert!(ka.starts_with("cachelens:v3:q:"), "{ka}");
         assert_eq!(ka, key("cachelens", "db:3306/covid", &a));
@@ -172,7 +169,7 @@ mod tests {
         assert_ne!(ka, key("other", "db:3306/covid", &a));
         assert_ne!(ka, key("cachelens", "db:3306/covid_test", &a));
         let sql = crate::server::query::sql_guard::check("select 1", "covid", 10).unwrap();
-        assert_ne!(key("cachelens", "db:3306/covid", &a), cache_key("cachelens", "db:3306/covid", Lookup::Sql(&sql)));
+        assert_ne!(key("cachelens", "db:3306/covid", &a), cache_key("cachelens", "db:3306/covid", Source::Sql(&sql)));
     }
 
     #[test]

@@ -17,7 +17,7 @@ use serde::Deserialize;
 
 use crate::error::{AppError, AppResult};
 use crate::model::{validate_ttl, ArticleQuery};
-use crate::server::cache::{self, Answer, Lookup, Rows};
+use crate::server::cache::{self, Answer, Source, Rows};
 use crate::server::state::AppState;
 
 pub fn routes(state: AppState) -> Router {
@@ -53,12 +53,12 @@ fn parse_number<T: std::str::FromStr>(name: &str, raw: Option<&str>) -> AppResul
 }
 
 async fn query_mysql(State(state): State<AppState>, Query(params): Query<QueryParams>) -> Response {
-    let answer = async { cache::query_mysql(&state, Lookup::Articles(&params.article_query()?)).await };
+    let answer = async { cache::query_mysql(&state, Source::Articles(&params.article_query()?)).await };
     respond(answer.await, false)
 }
 
 async fn query_cache(State(state): State<AppState>, headers: HeaderMap, Query(params): Query<QueryParams>) -> Response {
-    let answer = async { cache::query_cache(&state, Lookup::Articles(&params.article_query()?), params.ttl(state.default_ttl_s)?).await };
+    let answer = async { cache::query_cache(&state, Source::Articles(&params.article_query()?), params.ttl(state.default_ttl_s)?).await };
     respond(answer.await, accepts_gzip(&headers))
 }
 
@@ -86,9 +86,9 @@ async fn query_sql(State(state): State<AppState>, headers: HeaderMap, body: axum
             .map_err(|r| AppError::Invalid(r.0))?;
         if request.cache {
             let ttl = validate_ttl(request.ttl, state.default_ttl_s)?;
-            cache::query_cache(&state, Lookup::Sql(&guarded), ttl).await
+            cache::query_cache(&state, Source::Sql(&guarded), ttl).await
         } else {
-            cache::query_mysql(&state, Lookup::Sql(&guarded)).await
+            cache::query_mysql(&state, Source::Sql(&guarded)).await
         }
     };
     respond(answer.await, accepts_gzip(&headers))

@@ -4,9 +4,7 @@
 mod access;
 pub(crate) mod api;
 pub(crate) mod assets;
-pub(crate) mod bench_api;
 mod csp;
-pub(crate) mod lab_api;
 pub(crate) mod runs;
 
 use axum::{
@@ -94,9 +92,9 @@ pub fn router(state: AppState, options: LeptosOptions) -> Router {
         .route("/metrics", get(metrics))
         .with_state(state.clone())
         .merge(crate::server::http::api::routes(state.clone()))
-        .merge(crate::server::http::bench_api::routes(state.clone()))
-        .merge(crate::server::http::lab_api::routes(state.clone()))
-        .merge(crate::server::http::runs::history_routes(state.clone()))
+        .merge(runs::routes::<crate::server::bench::BenchRun>(state.clone()))
+        .merge(runs::routes::<crate::server::lab::LabRun>(state.clone()))
+        .merge(runs::history_routes(state.clone()))
         .merge(access::routes(state.clone()));
     let pkg_dir = std::path::Path::new(&*options.site_root).join(&*options.site_pkg_dir);
     let pages = Router::new()

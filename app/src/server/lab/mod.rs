@@ -10,6 +10,7 @@
 //! its TTL; under `write_through`, two writers' SETs can land out of order.
 
 mod history;
+mod record;
 pub mod table;
 
 use std::collections::HashSet;
@@ -26,32 +27,18 @@ use rand_distr::{Distribution, Zipf};
 use crate::error::{AppError, AppResult};
 use crate::lab::{predicted_hit_ratio, zipf_weights, LabState, Strategy, StrategyResult, DISAGREE_POINTS};
 use crate::server::cache::delete_prefixed;
-use crate::server::cache::store::unix_ms;
-pub use crate::server::state::lab_runs::{standalone, LabRun};
+use crate::server::clock::unix_ms;
+pub use record::LabRun;
+use crate::server::state::runs::Run;
 use crate::server::state::AppState;
 use history::History;
 
 /// Highest latency or staleness a histogram records (10 minutes, in µs).
 const MAX_TRACKED_US: u64 = 600_000_000;
 
-/// Checks the spec, registers the run and starts it in the background; 409 while a benchmark or another lab
-/// run is going.
-pub fn start(state: &AppState, spec: crate::lab::LabSpec) -> Result<Arc<LabRun>, AppError> {
-    let busy = state.benches.running().map(|id| format!("benchmark {id}"));
-    let run = state.labs.register(spec, busy)?;
-    let (state, started) = (state.clone(), run.clone());
-    tokio::spawn(async move {
-        execute(state.clone(), started.clone()).await;
-        state.keep_run(LabRun::KIND, &started.report()).await;
-        // From here the history has it (or holds it until MySQL takes it): every server reads the same runs.
-        state.labs.forget(started.id);
-    });
-    Ok(run)
-}
-
 /// Runs every strategy of `run` in turn and records the outcome; whatever happens, the run's keys go.
 pub async fn execute(state: AppState, run: Arc<LabRun>) {
-    let namespace = format!("{}:lab:{}", state.cache_prefix, run.id);
+    let namespace = format!("{}:lab:{}", state.cache_prefix, run.core().id);
     let outcome = run_all(&state, &run, &namespace).await;
     let cleaned = delete_prefixed(state.redis.next_connected(), &namespace).await;
     match (outcome, cleaned) {
@@ -107,7 +94,7 @@ fn label(strategy: Strategy, ttl: u64) -> String {
 }
 
 /// What the workers of one strategy run share.
-struct Shared {
+struct StrategyRun {
     strategy: Strategy,
     ttl: u64,
     refresh_fraction: f64,
@@ -127,7 +114,7 @@ struct Shared {
     stop: AtomicBool,
 }
 
-impl Shared {
+impl StrategyRun {
     fn key(&self, id: u32) -> String {
         format!("{}:{id}", self.namespace)
     }
@@ -148,7 +135,7 @@ async fn one_strategy(
 ) -> AppResult<StrategyResult> {
     let spec = &run.spec;
     let histogram = || Mutex::new(Histogram::new_with_bounds(1, MAX_TRACKED_US, 3).expect("valid histogram bounds"));
-    let shared = Arc::new(Shared {
+    let shared = Arc::new(StrategyRun {
         strategy,
         ttl,
         refresh_fraction: spec.refresh_fraction,
@@ -230,7 +217,7 @@ async fn one_strategy(
     Ok(summarize(&shared, started.elapsed().as_secs_f64().max(1e-3)))
 }
 
-fn summarize(shared: &Shared, seconds: f64) -> StrategyResult {
+fn summarize(shared: &StrategyRun, seconds: f64) -> StrategyResult {
     let (reads, writes, hits, stale) =
         (shared.reads.load(Relaxed), shared.writes.load(Relaxed), shared.hits.load(Relaxed), shared.stale.load(Relaxed));
     let latency = shared.latency.lock().expect("latency");
@@ -273,7 +260,7 @@ fn parse_entry(value: &[u8]) -> Option<(u64, u64)> {
     Some((number(fields.next())?, number(fields.next())?))
 }
 
-async fn read(state: &AppState, shared: &Arc<Shared>, id: u32) -> AppResult<()> {
+async fn read(state: &AppState, shared: &Arc<StrategyRun>, id: u32) -> AppResult<()> {
     let began = Instant::now();
     let version = match shared.strategy {
         Strategy::None => from_mysql(state, shared, id).await?.0,
@@ -307,12 +294,12 @@ async fn read(state: &AppState, shared: &Arc<Shared>, id: u32) -> AppResult<()> 
     Ok(())
 }
 
-async fn from_mysql(state: &AppState, shared: &Shared, id: u32) -> AppResult<(u64, String)> {
+async fn from_mysql(state: &AppState, shared: &StrategyRun, id: u32) -> AppResult<(u64, String)> {
     shared.mysql_reads.fetch_add(1, Relaxed);
     table::read(&state.db, id).await.map_err(|e| AppError::from(e).context("read"))
 }
 
-async fn set(client: &Client, shared: &Shared, key: &str, version: u64, payload: &str) -> AppResult<()> {
+async fn set(client: &Client, shared: &StrategyRun, key: &str, version: u64, payload: &str) -> AppResult<()> {
     let value = entry(version, unix_ms() + shared.ttl * 1000, payload);
     client
         .set::<(), _, _>(key, value, Some(Expiration::EX(shared.ttl as i64)), None, false)
@@ -322,7 +309,7 @@ async fn set(client: &Client, shared: &Shared, key: &str, version: u64, payload:
 
 /// Refresh-ahead: a hit in the last `refresh_fraction` of the TTL reloads the entry in the background, once
 /// per key at a time; the hit itself is answered from the cache.
-fn refresh_if_due(state: &AppState, shared: &Arc<Shared>, id: u32, expires_at_ms: u64) {
+fn refresh_if_due(state: &AppState, shared: &Arc<StrategyRun>, id: u32, expires_at_ms: u64) {
     let left_ms = expires_at_ms.saturating_sub(unix_ms()) as f64;
     if left_ms > shared.refresh_fraction * (shared.ttl * 1000) as f64 || !shared.refreshing.lock().expect("refreshing").insert(id) {
         return;
@@ -340,7 +327,7 @@ fn refresh_if_due(state: &AppState, shared: &Arc<Shared>, id: u32, expires_at_ms
     });
 }
 
-async fn write(state: &AppState, shared: &Shared, id: u32, payload: String) -> AppResult<()> {
+async fn write(state: &AppState, shared: &StrategyRun, id: u32, payload: String) -> AppResult<()> {
     let version = table::write(&state.db, id, &payload).await.map_err(|e| AppError::from(e).context("write"))?;
     shared.history.committed(id, version, Instant::now());
     shared.writes.fetch_add(1, Relaxed);

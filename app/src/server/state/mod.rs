@@ -1,13 +1,13 @@
 //! What every request handler and server function shares: the pools and settings, and the process-wide state
-//! the layers above keep in it (the Redis circuit breaker, the single-flight gates, the benchmark runs). Uses
-//! only the leaf modules (connections, config, metrics, run_log) and the shared crate types.
+//! the layers above keep in it (the Redis circuit breaker, the single-flight gates, the runs and their history,
+//! who may sign in). Uses only the leaf modules (connections, config, metrics, query_log, clock) and the shared
+//! crate types.
 
 pub mod access;
-pub mod bench_runs;
 pub mod breaker;
 pub mod db_secret;
-pub mod lab_runs;
 pub mod run_history;
+pub mod runs;
 pub mod single_flight;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -20,28 +20,26 @@ use crate::model::{Probe, ServiceStatus};
 use crate::server::config::Resolved;
 use crate::server::connections::{probe_mysql, probe_redis};
 use crate::server::metrics::Metrics;
-use crate::server::run_log::RunLog;
+use crate::server::query_log::QueryLog;
 use crate::stats::Outcome;
 use access::Access;
-use bench_runs::BenchRegistry;
 use breaker::Breaker;
 use db_secret::SecretWatch;
-use lab_runs::LabRegistry;
 use single_flight::SingleFlight;
 
-/// Cloned for every request (axum's `State`), so it is one reference count: the fields live in [`Shared`].
+/// Cloned for every request (axum's `State`), so it is one reference count: the fields live in [`StateFields`].
 #[derive(Clone)]
-pub struct AppState(Arc<Shared>);
+pub struct AppState(Arc<StateFields>);
 
 impl std::ops::Deref for AppState {
-    type Target = Shared;
-    fn deref(&self) -> &Shared {
+    type Target = StateFields;
+    fn deref(&self) -> &StateFields {
         &self.0
     }
 }
 
 #[derive(Clone)]
-pub struct Shared {
+pub struct StateFields {
     pub db: MySqlPool,
     pub redis: fred::clients::Pool,
     /// Every key cachelens writes starts with `<prefix>:`; Delete Cache removes those and nothing else.
@@ -60,9 +58,9 @@ pub struct Shared {
     pub sql_server_is_mariadb: Arc<OnceLock<bool>>,
     pub metrics: Arc<Metrics>,
     /// Every query the pages and the API answer, for the comparison page; `None` for benchmark traffic.
-    pub runs: Option<Arc<RunLog>>,
-    pub benches: Arc<BenchRegistry>,
-    pub labs: Arc<LabRegistry>,
+    pub query_log: Option<Arc<QueryLog>>,
+    /// The benchmark and lab runs going or just finished.
+    pub registry: Arc<runs::Registry>,
     /// Every finished run, kept in MySQL (or waiting in memory for it).
     pub history: Arc<run_history::RunHistory>,
     pub breaker: Arc<Breaker>,
@@ -84,7 +82,7 @@ impl AppState {
     pub fn new(db: MySqlPool, redis: fred::clients::Pool, settings: &Resolved) -> Self {
         let o = db.connect_options();
         let database_identity = format!("{}:{}/{}", o.get_host(), o.get_port(), o.get_database().unwrap_or_default());
-        Self(Arc::new(Shared {
+        Self(Arc::new(StateFields {
             db,
             redis,
             cache_prefix: settings.cache_prefix.as_str().into(),
@@ -95,9 +93,8 @@ impl AppState {
             sql_db: None,
             sql_server_is_mariadb: Arc::default(),
             metrics: Arc::default(),
-            runs: Some(Arc::default()),
-            benches: Arc::default(),
-            labs: Arc::default(),
+            query_log: Some(Arc::default()),
+            registry: Arc::default(),
             history: Arc::default(),
             breaker: Arc::default(),
             access: Arc::default(),
@@ -152,13 +149,13 @@ impl AppState {
     }
 
     /// The same state, recording nothing into the comparison log.
-    pub fn without_run_log(&self) -> Self {
-        Self(Arc::new(Shared { runs: None, ..Shared::clone(self) }))
+    pub fn without_query_log(&self) -> Self {
+        Self(Arc::new(StateFields { query_log: None, ..StateFields::clone(self) }))
     }
 
-    pub fn record_run(&self, path: Outcome, elapsed_us: u64) {
-        if let Some(runs) = &self.runs {
-            runs.record(path, elapsed_us);
+    pub fn record_query(&self, path: Outcome, elapsed_us: u64) {
+        if let Some(log) = &self.query_log {
+            log.record(path, elapsed_us);
         }
     }
 
@@ -166,7 +163,7 @@ impl AppState {
     pub fn recent_median(&self, path: Outcome) -> Option<u64> {
         /// How far back "recent" reaches, in answers of that path.
         const RECENT: usize = 100;
-        let samples: Vec<u64> = self.runs.as_ref()?.latest_of(path, RECENT).iter().map(|r| r.elapsed_us).collect();
+        let samples: Vec<u64> = self.query_log.as_ref()?.latest_of(path, RECENT).iter().map(|r| r.elapsed_us).collect();
         crate::stats::percentiles(&samples).map(|p| p.p50_us)
     }
 

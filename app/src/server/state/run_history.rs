@@ -11,7 +11,7 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use sqlx::mysql::MySqlPool;
@@ -32,7 +32,7 @@ pub const PAGE_MAX: u32 = 100;
 /// increasing (an integer a browser's JavaScript still holds exactly until the year 2255).
 pub fn new_run_id() -> u64 {
     static LAST: AtomicU64 = AtomicU64::new(0);
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros() as u64).unwrap_or_default();
+    let now = crate::server::clock::unix_us();
     let mut last = LAST.load(Ordering::Relaxed);
     loop {
         let id = now.max(last + 1);
@@ -68,7 +68,7 @@ impl StoredRun {
             state: report["state"].as_str().unwrap_or_default().to_string(),
             spec: report["spec"].clone(),
             started_at_ms: report["started_at_ms"].as_u64().unwrap_or_default(),
-            ended_at_ms: SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or_default(),
+            ended_at_ms: crate::server::clock::unix_ms(),
             version: env!("CARGO_PKG_VERSION").to_string(),
             schema: REPORT_SCHEMA,
             report,

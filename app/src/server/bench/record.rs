@@ -1,20 +1,18 @@
-//! A benchmark run's record (HDR histograms per path, progress, cancellation) and the registry that keeps the
-//! last few for the page and the API. No I/O here: `server::bench::execute` drives a run.
+//! A benchmark run's record: HDR histograms per path, progress, and its final state. No I/O here:
+//! [`super::execute`] drives a run, the state's [`Registry`](crate::server::state::runs::Registry) holds it.
 
-use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 
 use crate::bench::{BenchReport, BenchSpec, BenchState, PathReport};
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
 use crate::model::QueryPath;
+use crate::server::state::runs::{Run, RunCore, RunReport};
+use crate::server::state::AppState;
 use crate::stats::Percentiles;
-
-/// Finished runs kept for the list.
-const KEEP: usize = 20;
 /// Highest latency a histogram records (60 s, in µs); slower answers are clamped to it.
 pub(crate) const MAX_TRACKED_US: u64 = 60_000_000;
 
@@ -27,21 +25,22 @@ pub(crate) struct PathProgress {
 }
 
 pub struct BenchRun {
-    pub id: u64,
+    core: RunCore,
     pub(crate) spec: BenchSpec,
     started: Instant,
-    started_at_ms: u64,
-    pub(crate) cancel: AtomicBool,
     state: Mutex<(BenchState, Option<String>, Option<Duration>)>,
     pub(crate) paths: Vec<PathProgress>,
-    finished: tokio::sync::watch::Sender<bool>,
 }
 
-impl BenchRun {
-    /// Its name in the API's paths, the downloads' names and the run history.
-    pub const KIND: &'static str = "bench";
+impl Run for BenchRun {
+    type Spec = BenchSpec;
+    type Report = BenchReport;
+    const KIND: &'static str = "bench";
+    const NOUN: &'static str = "benchmark";
+    const SPEC_SHAPE: &'static str = r#"{"iterations": n, "concurrency": c, "paths": ["mysql", "cache"]}"#;
 
-    fn new(id: u64, spec: BenchSpec) -> Self {
+    fn new(core: RunCore, spec: BenchSpec) -> AppResult<Self> {
+        let spec = spec.validated()?;
         let paths = spec
             .paths
             .iter()
@@ -53,40 +52,25 @@ impl BenchRun {
                 histogram: Mutex::new(Histogram::new_with_bounds(1, MAX_TRACKED_US, 3).expect("valid histogram bounds")),
             })
             .collect();
-        Self {
-            id,
-            spec,
-            started: Instant::now(),
-            started_at_ms: SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or_default(),
-            cancel: AtomicBool::new(false),
-            state: Mutex::new((BenchState::Running, None, None)),
-            paths,
-            finished: tokio::sync::watch::channel(false).0,
-        }
+        Ok(Self { core, spec, started: Instant::now(), state: Mutex::new((BenchState::Running, None, None)), paths })
     }
 
-    pub fn cancel(&self) {
-        self.cancel.store(true, Relaxed);
+    fn core(&self) -> &RunCore {
+        &self.core
     }
 
-    pub fn is_running(&self) -> bool {
-        self.state.lock().expect("bench state").0 == BenchState::Running
+    async fn execute(state: AppState, run: Arc<Self>) {
+        super::execute(state, run).await
     }
 
-    /// Resolves once the run has ended (done, cancelled or failed).
-    pub async fn wait(&self) {
-        let mut finished = self.finished.subscribe();
-        let _ = finished.wait_for(|done| *done).await;
-    }
-
-    pub fn report(&self) -> BenchReport {
+    fn report(&self) -> BenchReport {
         let (state, error, took) = self.state.lock().expect("bench state").clone();
         let paths: Vec<PathReport> = self.paths.iter().map(|p| p.report(self.spec.iterations)).collect();
         BenchReport {
-            id: self.id,
+            id: self.core.id,
             state,
             spec: self.spec.clone(),
-            started_at_ms: self.started_at_ms,
+            started_at_ms: self.core.started_at_ms,
             elapsed_ms: took.unwrap_or_else(|| self.started.elapsed()).as_millis() as u64,
             done: paths.iter().map(|p| p.done).sum(),
             total: paths.iter().map(|p| p.total).sum(),
@@ -96,10 +80,46 @@ impl BenchRun {
         }
         .with_results()
     }
+}
 
+impl RunReport for BenchReport {
+    fn id(&self) -> u64 {
+        self.id
+    }
+    fn started_at_ms(&self) -> u64 {
+        self.started_at_ms
+    }
+    fn summary(&self) -> String {
+        let paths: Vec<&str> = self.paths.iter().map(|p| p.path.key()).collect();
+        format!("{} × {} workers, {}, TTL {} s", self.spec.iterations, self.spec.concurrency, paths.join(" + "), self.spec.ttl)
+    }
+    fn finished(&self) -> bool {
+        BenchReport::finished(self)
+    }
+    fn to_csv(&self) -> String {
+        BenchReport::to_csv(self)
+    }
+    fn table(&self) -> String {
+        BenchReport::table(self)
+    }
+    fn progress(&self) -> (u64, u64, String) {
+        (self.done, self.total, format!("requests, {:.1} s", self.elapsed_ms as f64 / 1000.0))
+    }
+    fn failure(&self) -> Option<String> {
+        (self.state == BenchState::Failed).then(|| self.error.clone().unwrap_or_else(|| "the benchmark failed".into()))
+    }
+    fn metrics(&self) -> Vec<crate::compare::Metric> {
+        BenchReport::metrics(self)
+    }
+    fn restored(self) -> Self {
+        self.with_results()
+    }
+}
+
+impl BenchRun {
     pub(crate) fn finish(&self, state: BenchState, error: Option<String>) {
         *self.state.lock().expect("bench state") = (state, error, Some(self.started.elapsed()));
-        self.finished.send_replace(true);
+        self.core.finish();
     }
 }
 
@@ -132,67 +152,12 @@ impl PathProgress {
     }
 }
 
-/// The runs this process knows: the one running, if any, and the last few finished.
-#[derive(Default)]
-pub struct BenchRegistry {
-    runs: Mutex<VecDeque<Arc<BenchRun>>>,
-}
-
-impl BenchRegistry {
-    /// Checks the spec and registers a new run; another run in progress is a conflict, since two at once
-    /// would measure each other.
-    pub fn register(&self, spec: BenchSpec) -> Result<Arc<BenchRun>, AppError> {
-        let spec = spec.validated()?;
-        let mut runs = self.runs.lock().expect("bench registry");
-        if let Some(running) = running_in(&runs) {
-            return Err(AppError::Conflict(format!("benchmark {running} is still running: wait for it or cancel it")));
-        }
-        let run = Arc::new(BenchRun::new(super::run_history::new_run_id(), spec));
-        if runs.len() == KEEP {
-            runs.pop_front();
-        }
-        runs.push_back(run.clone());
-        Ok(run)
-    }
-
-    pub fn running(&self) -> Option<u64> {
-        running_in(&self.runs.lock().expect("bench registry"))
-    }
-
-    pub fn get(&self, id: u64) -> Option<Arc<BenchRun>> {
-        self.runs.lock().expect("bench registry").iter().find(|r| r.id == id).cloned()
-    }
-
-    /// Drops a finished run from memory (it was deleted); a running one stays.
-    pub fn forget(&self, id: u64) -> bool {
-        let mut runs = self.runs.lock().expect("bench registry");
-        let before = runs.len();
-        runs.retain(|r| r.id != id || r.is_running());
-        before != runs.len()
-    }
-
-    /// Newest first.
-    pub fn list(&self) -> Vec<BenchReport> {
-        self.runs.lock().expect("bench registry").iter().rev().map(|r| r.report()).collect()
-    }
-}
-
-/// The running one, by its state alone (a full report would build every histogram's summary).
-fn running_in(runs: &VecDeque<Arc<BenchRun>>) -> Option<u64> {
-    runs.iter().find(|r| r.state.lock().expect("bench state").0 == BenchState::Running).map(|r| r.id)
-}
-
-/// A run outside any registry, for the CLI.
-pub fn standalone(spec: BenchSpec) -> AppResult<Arc<BenchRun>> {
-    Ok(Arc::new(BenchRun::new(1, spec.validated()?)))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn progress_of(samples: impl Iterator<Item = u64>) -> PathReport {
-        let run = BenchRun::new(1, BenchSpec::new(1, 1, vec![QueryPath::Mysql]));
+        let run = BenchRun::new(RunCore::new(1, BenchRun::KIND), BenchSpec::new(1, 1, vec![QueryPath::Mysql])).unwrap();
         let mut h = run.paths[0].histogram.lock().unwrap();
         for s in samples {
             h.record(s).unwrap();
