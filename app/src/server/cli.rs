@@ -208,7 +208,7 @@ async fn load_data(args: LoadDataArgs, resolved: Resolved) -> AppResult<()> {
         }
         None => args.csv.unwrap_or_else(csv_load::default_sample),
     };
-    let db = dataset::connect_creating(&resolved.database_url.value, resolved.db_ca_file.as_deref()).await?;
+    let db = dataset::connect_creating(&resolved.database_url.value, resolved.tuning.db_ca_file.as_deref()).await?;
     let started = std::time::Instant::now();
     let report = csv_load::load_csv(&db, &path, args.force, &mut Progress::for_stdout()).await?;
     if report.loaded {

@@ -17,21 +17,21 @@ use crate::server::state::AppState;
 /// users); Redis gets a moment to connect so the first request can use it, but a dead Redis never holds the
 /// server back.
 pub async fn connect(c: &Resolved) -> AppResult<AppState> {
-    let ca = c.db_ca_file.as_deref();
-    let configured = mysql_pool(mysql_options(&c.database_url.value, ca)?, c.db_pool);
-    let db = match c.db_app_user.as_deref() {
+    let ca = c.tuning.db_ca_file.as_deref();
+    let configured = mysql_pool(mysql_options(&c.database_url.value, ca)?, c.tuning.db_pool);
+    let db = match c.tuning.db_app_user.as_deref() {
         Some(user) => {
             let app = mysql_users::provision(&configured, &c.database_url.value, user, Role::Application).await?;
-            mysql_pool(app, c.db_pool)
+            mysql_pool(app, c.tuning.db_pool)
         }
         None => configured.clone(),
     };
-    let redis = redis_pool(&c.redis_url.value, c.redis_pool, c.redis_ca_file.as_deref())?;
+    let redis = redis_pool(&c.redis_url.value, c.tuning.redis_pool, c.tuning.redis_ca_file.as_deref())?;
     if tokio::time::timeout(Duration::from_secs(2), redis.wait_for_connect()).await.is_err() {
         tracing::warn!("Redis is not reachable yet; serving from MySQL until it is");
     }
     let mut state = AppState::new(db, redis, c);
-    if let Some(url) = c.sql_database_url.as_deref() {
+    if let Some(url) = c.tuning.sql_database_url.as_deref() {
         let sql_db = mysql_pool(mysql_options(url, ca)?, 4);
         let (main, custom) = (state.database_name(), sql_db.connect_options().get_database().unwrap_or_default().to_string());
         if main != custom {
@@ -40,7 +40,7 @@ pub async fn connect(c: &Resolved) -> AppResult<AppState> {
             )));
         }
         state.set_sql_db(sql_db);
-    } else if let Some(user) = c.sql_readonly_user.as_deref() {
+    } else if let Some(user) = c.tuning.sql_readonly_user.as_deref() {
         match mysql_users::provision(&configured, &c.database_url.value, user, Role::ReadOnly).await {
             Ok(options) => state.set_sql_db(mysql_pool(options, 4)),
             Err(e) => tracing::warn!(
@@ -50,11 +50,11 @@ pub async fn connect(c: &Resolved) -> AppResult<AppState> {
     }
     // With an application user the secret's credentials only set up, and the users' passwords stay valid
     // until the next start: a rotation needs nothing from the running server.
-    if let (Some(secret), None) = (&c.db_secret, &c.db_app_user) {
+    if let (Some(secret), None) = (&c.db_secret, &c.tuning.db_app_user) {
         let watch = Arc::new(secret_watch(secret, c).await?);
         state.set_db_secret(watch.clone());
-        if c.db_secret_refresh_s > 0 {
-            tokio::spawn(reread_every(Duration::from_secs(c.db_secret_refresh_s), watch, state.db.clone()));
+        if c.tuning.db_secret_refresh > 0 {
+            tokio::spawn(reread_every(Duration::from_secs(c.tuning.db_secret_refresh), watch, state.db.clone()));
         }
     }
     Ok(state)

@@ -61,7 +61,7 @@ async fn miss_then_hit_with_identical_rows_and_a_falling_ttl() {
 #[tokio::test]
 async fn a_request_without_ttl_gets_the_configured_default() {
     let mut settings = settings_for(&articles_db().await, &redis_url(), "cachelens-t-defttl");
-    settings.cache_ttl = 90;
+    settings.tuning.cache_ttl = 90;
     let base = spawn_app_with(settings).await;
     http().post(format!("{base}/api/cache/delete")).send().await.unwrap();
     let (status, miss) = get_json(&format!("{base}/api/query/cache?term=delta&limit=7")).await;

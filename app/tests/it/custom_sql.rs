@@ -125,7 +125,7 @@ async fn the_select_only_user_answers_custom_sql_and_cannot_write() {
     let ro = std::env::var("READONLY_DATABASE_URL").expect("scripts/services env sets READONLY_DATABASE_URL");
     let ro = format!("{}/{}", ro.rsplit_once('/').unwrap().0, db.rsplit_once('/').unwrap().1);
     let mut settings = settings_for(&db, &redis_url(), "cachelens-t-sqlro");
-    settings.sql_database_url = Some(ro.clone());
+    settings.tuning.sql_database_url = Some(ro.clone());
     let base = spawn_app_with(settings).await;
     let (status, body) = post_sql(&base, serde_json::json!({ "sql": "select current_user() as u", "cache": false })).await;
     assert_eq!(status, 200, "{body}");
@@ -139,7 +139,7 @@ async fn the_select_only_user_answers_custom_sql_and_cannot_write() {
 
     // Pointing the custom SQL user at another database is a configuration error, said at start.
     let mut mismatched = settings_for(&db, &redis_url(), "cachelens-t-sqlro");
-    mismatched.sql_database_url = Some(database_url_named("covid"));
+    mismatched.tuning.sql_database_url = Some(database_url_named("covid"));
     let err = cachelens::server::startup::connect(&mismatched).await.err().expect("refused").to_string();
     assert!(err.contains("point both at one database") && !err.contains("cachelens-local"), "{err}");
 }
@@ -151,7 +151,7 @@ async fn cachelens_sets_up_its_own_select_only_user_where_the_main_user_may() {
     let db = database_url();
     let settings = || {
         let mut s = settings_for(&db, &redis_url(), "cachelens-t-sqlreader");
-        s.sql_readonly_user = Some("cachelens_t_reader".into());
+        s.tuning.sql_readonly_user = Some("cachelens_t_reader".into());
         s
     };
     // Two instances derive the same password, so neither locks the other out.
@@ -165,7 +165,7 @@ async fn cachelens_sets_up_its_own_select_only_user_where_the_main_user_may() {
     // A main user without the right to create users: custom SQL still answers, as that user.
     let ro = std::env::var("READONLY_DATABASE_URL").unwrap();
     let mut limited = settings_for(&ro, &redis_url(), "cachelens-t-sqlreader2");
-    limited.sql_readonly_user = Some("cachelens_t_reader2".into());
+    limited.tuning.sql_readonly_user = Some("cachelens_t_reader2".into());
     let base = spawn_app_with(limited).await;
     let (status, body) = post_sql(&base, serde_json::json!({ "sql": "select current_user() as u", "cache": false })).await;
     assert_eq!(status, 200, "{body}");

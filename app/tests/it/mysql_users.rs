@@ -13,7 +13,7 @@ async fn ordinary_queries_run_as_the_application_user() {
     as_root(&format!("GRANT ALL PRIVILEGES ON `{}`.* TO '{me}'@'127.0.0.1' WITH GRANT OPTION", database_of(&db)));
     let user = format!("cl_app_{}", std::process::id() % 100_000);
     let mut settings = settings_for(&db, &redis_url(), "cachelens-t-appuser");
-    settings.db_app_user = Some(user.clone());
+    settings.tuning.db_app_user = Some(user.clone());
     let base = spawn_app_with(settings).await;
     let (status, body) = get_json(&format!("{base}/api/query/mysql?term=delta&limit=10")).await;
     assert_eq!((status, body["row_count"].as_u64()), (200, Some(10)), "{body}");
@@ -38,7 +38,7 @@ async fn a_ca_file_requires_a_verified_tls_connection() {
     let db = loaded_database("tlsverify", 10).await;
     let ca = std::env::var("REDIS_TLS_CA").expect("scripts/test makes a private CA (for the TLS Redis)");
     let mut settings = settings_for(&db, &redis_url(), "cachelens-t-dbtls");
-    settings.db_ca_file = Some(ca.into());
+    settings.tuning.db_ca_file = Some(ca.into());
     let base = spawn_app_with(settings).await;
     let (status, body) = get_json(&format!("{base}/api/query/mysql?term=delta&limit=10")).await;
     assert_eq!(status, 503, "{body}");

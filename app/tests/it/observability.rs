@@ -94,7 +94,7 @@ async fn with_the_fill_lock_two_instances_run_one_mysql_query_between_them() {
     let db = loaded_database("filllock", 3000).await;
     let instance = || {
         let mut settings = settings_for(&db, &redis_url(), "cachelens-t-filllock");
-        settings.fill_lock = true;
+        settings.tuning.fill_lock = true;
         spawn_app_with(settings)
     };
     let (a, b) = (instance().await, instance().await);

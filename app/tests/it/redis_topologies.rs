@@ -22,7 +22,7 @@ fn services(args: &[&str]) {
 async fn app(redis_url: &str, ca: Option<PathBuf>, prefix: &str, rows: u64) -> String {
     let db = loaded_database(&format!("topo_{}", prefix.replace('-', "_")), rows).await;
     let mut settings = settings_for(&db, redis_url, prefix);
-    settings.redis_ca_file = ca;
+    settings.tuning.redis_ca_file = ca;
     spawn_app_with(settings).await
 }
 

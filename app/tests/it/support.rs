@@ -6,7 +6,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use cachelens::server::config::{Origin, Resolved, Setting, DEFAULT_DB_POOL, DEFAULT_REDIS_POOL, DEFAULT_SECRET_REFRESH_S, DEFAULT_TTL_S};
+use cachelens::server::config::{Origin, Resolved, Setting, Tuning};
 pub use cachelens::server::http::AccessPolicy;
 use leptos::prelude::LeptosOptions;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -208,21 +208,10 @@ pub fn settings_for(database_url: &str, redis_url: &str, cache_prefix: &str) -> 
     Resolved {
         database_url: given(database_url),
         db_secret: None,
-        db_secret_refresh_s: DEFAULT_SECRET_REFRESH_S,
-        db_ca_file: None,
-        db_app_user: None,
         redis_url: given(redis_url),
-        redis_ca_file: None,
         region: None,
         stack_name: None,
-        db_pool: DEFAULT_DB_POOL,
-        redis_pool: DEFAULT_REDIS_POOL,
-        cache_prefix: cache_prefix.into(),
-        cache_ttl: DEFAULT_TTL_S,
-        ttl_jitter: 0,
-        fill_lock: false,
-        sql_database_url: None,
-        sql_readonly_user: None,
+        tuning: Tuning { cache_prefix: cache_prefix.into(), ..Tuning::default() },
     }
 }
 

@@ -1,8 +1,6 @@
 //! Discovery: the connections the layers left open, assembled from AWS (CloudFormation stack outputs, Secrets
 //! Manager). Runs only while a connection is still missing; AWS is not contacted otherwise.
 
-use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
-
 use super::{aws, Origin, Setting};
 use crate::error::{AppError, AppResult};
 
@@ -94,12 +92,12 @@ pub(super) async fn connections(given: Given) -> AppResult<Found> {
             let endpoint = endpoint.ok_or_else(|| {
                 AppError::Invalid(format!("secret {} names no host: set --db-host (CACHELENS_DB_HOST) or --stack-name", secret_id.value))
             })?;
-            let (host, endpoint_port) = host_port(&endpoint);
+            let (host, endpoint_port) = host_port(&endpoint)?;
             let port = db_port.map(|p| p.value).or(endpoint_port).or(secret.port).unwrap_or(3306);
             let name = db_name.map(|n| n.value).or(secret.dbname.clone()).unwrap_or_else(|| "covid".into());
             secret_used = Some(secret_id.value.clone());
             Setting {
-                value: format!("mysql://{}:{}@{host}:{port}/{name}", enc(&secret.username), enc(&secret.password)),
+                value: url_of("mysql", &host, port, Some((&secret.username, &secret.password)), &name)?,
                 origin: Origin::Assembled(format!("credentials from {}", Origin::Secret(secret_id.value.clone()))),
             }
         }
@@ -115,7 +113,7 @@ pub(super) async fn connections(given: Given) -> AppResult<Found> {
             match endpoint {
                 None => Setting { value: "redis://127.0.0.1:6379".into(), origin: Origin::Default },
                 Some(endpoint) => {
-                    let (host, port) = host_port(&endpoint.value);
+                    let (host, port) = host_port(&endpoint.value)?;
                     let tls = redis_tls.map(|t| t.value).unwrap_or(false);
                     let cluster = redis_cluster.map(|c| c.value).unwrap_or(false);
                     let scheme = match (tls, cluster) {
@@ -132,9 +130,9 @@ pub(super) async fn connections(given: Given) -> AppResult<Found> {
                         }
                         (None, None) => None,
                     };
-                    let auth = token.map(|t| format!(":{}@", enc(&t))).unwrap_or_default();
+                    let auth = token.as_deref().map(|t| ("", t));
                     Setting {
-                        value: format!("{scheme}://{auth}{host}:{}", port.unwrap_or(6379)),
+                        value: url_of(scheme, &host, port.unwrap_or(6379), auth, "")?,
                         origin: Origin::Assembled(format!("host from {}", endpoint.origin)),
                     }
                 }
@@ -145,19 +143,36 @@ pub(super) async fn connections(given: Given) -> AppResult<Found> {
     Ok(Found { database_url, db_secret: secret_used, redis_url, region })
 }
 
-/// Userinfo may hold any byte; everything but letters and digits is escaped.
-const USERINFO: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
-
-fn enc(s: &str) -> String {
-    utf8_percent_encode(s, USERINFO).to_string()
+/// `scheme://user:password@host:port/path`, the user info percent-encoded by the `url` crate (a password may
+/// hold any byte) and an IPv6 host in brackets.
+fn url_of(scheme: &str, host: &str, port: u16, auth: Option<(&str, &str)>, path: &str) -> AppResult<String> {
+    let bad = |what: &str| AppError::Invalid(format!("{what} does not make a {scheme} URL with host {host:?}"));
+    let mut url = url::Url::parse(&format!("{scheme}://placeholder")).map_err(|_| bad("the scheme"))?;
+    let bracketed = if host.contains(':') && !host.starts_with('[') { format!("[{host}]") } else { host.to_string() };
+    url.set_host(Some(&bracketed)).map_err(|_| bad("the host"))?;
+    url.set_port(Some(port)).map_err(|_| bad("the port"))?;
+    if let Some((user, password)) = auth {
+        url.set_username(user).map_err(|_| bad("the user"))?;
+        url.set_password(Some(password)).map_err(|_| bad("the password"))?;
+    }
+    url.set_path(path);
+    Ok(url.to_string())
 }
 
-/// Splits `host:port` (the form RDS and ElastiCache endpoints are often given in).
-fn host_port(endpoint: &str) -> (String, Option<u16>) {
-    match endpoint.rsplit_once(':') {
-        Some((host, port)) if port.parse::<u16>().is_ok() && !host.is_empty() => (host.to_string(), port.parse().ok()),
-        _ => (endpoint.to_string(), None),
+/// Splits an endpoint as RDS and ElastiCache give it (`host`, `host:port`, an IPv6 address bare or as
+/// `[addr]:port`) into its host, without brackets, and port.
+fn host_port(endpoint: &str) -> AppResult<(String, Option<u16>)> {
+    let endpoint = endpoint.trim();
+    if let Ok(ip) = endpoint.parse::<std::net::Ipv6Addr>() {
+        return Ok((ip.to_string(), None));
     }
+    let url = url::Url::parse(&format!("tcp://{endpoint}"))
+        .map_err(|e| AppError::Invalid(format!("endpoint {endpoint:?} is not a host or host:port: {e}")))?;
+    let host = url.host_str().filter(|h| !h.is_empty()).ok_or_else(|| AppError::Invalid(format!("endpoint {endpoint:?} names no host")))?;
+    if url.path() != "" && url.path() != "/" || url.username() != "" {
+        return Err(AppError::Invalid(format!("endpoint {endpoint:?} is not a host or host:port")));
+    }
+    Ok((host.trim_start_matches('[').trim_end_matches(']').to_string(), url.port()))
 }
 
 #[cfg(test)]
@@ -166,7 +181,22 @@ mod tests {
 
     #[test]
     fn endpoints_split_into_host_and_port() {
-        assert_eq!(host_port("db.example:3307"), ("db.example".into(), Some(3307)));
-        assert_eq!(host_port("db.example"), ("db.example".into(), None));
+        assert_eq!(host_port("db.example:3307").unwrap(), ("db.example".into(), Some(3307)));
+        assert_eq!(host_port("db.example").unwrap(), ("db.example".into(), None));
+        assert_eq!(host_port("[2001:db8::1]:6380").unwrap(), ("2001:db8::1".into(), Some(6380)));
+        assert_eq!(host_port("2001:db8::1").unwrap(), ("2001:db8::1".into(), None));
+        assert_eq!(host_port("10.0.0.5:3306").unwrap(), ("10.0.0.5".into(), Some(3306)));
+        assert!(host_port("db.example:notaport").is_err());
+        assert!(host_port("db.example/path").is_err());
+    }
+
+    #[test]
+    fn urls_are_assembled_with_encoded_credentials_and_bracketed_ipv6() {
+        let url = url_of("mysql", "2001:db8::1", 3306, Some(("admin", "p@ss:w/rd?#")), "/covid").unwrap();
+        assert_eq!(url, "mysql://admin:p%40ss%3Aw%2Frd%3F%23@[2001:db8::1]:3306/covid");
+        let parsed = url::Url::parse(&url).unwrap();
+        assert_eq!((parsed.host_str(), parsed.port(), parsed.path()), (Some("[2001:db8::1]"), Some(3306), "/covid"));
+        assert_eq!(url_of("rediss", "cache.example", 6379, Some(("", "tok en")), "").unwrap(), "rediss://:tok%20en@cache.example:6379");
+        assert_eq!(url_of("redis", "cache.example", 6379, None, "").unwrap(), "redis://cache.example:6379");
     }
 }

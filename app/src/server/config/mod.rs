@@ -28,7 +28,7 @@ pub const DEFAULT_SECRET_REFRESH_S: u64 = 900;
 
 /// Connection settings as given. Flags and their environment variables are read by clap; the rest is looked
 /// up by [`resolve`]. Values that may carry secrets are never echoed by --help.
-#[derive(Args, Debug, Clone, Default)]
+#[derive(Args, Debug, Clone)]
 pub struct ConnectionArgs {
     /// MySQL URL, e.g. mysql://user:password@127.0.0.1:3306/covid
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
@@ -45,18 +45,6 @@ pub struct ConnectionArgs {
     /// Secrets Manager secret (name or ARN) with the DB username and password.
     #[arg(long, env = "CACHELENS_DB_SECRET")]
     pub db_secret: Option<String>,
-    /// Re-read the DB secret every this many seconds (0: only when MySQL refuses the login), so a rotated
-    /// password is picked up before the pool needs it.
-    #[arg(long, env = "CACHELENS_DB_SECRET_REFRESH", default_value_t = DEFAULT_SECRET_REFRESH_S)]
-    pub db_secret_refresh: u64,
-    /// PEM bundle of the CAs that may sign MySQL's certificate (on AWS, RDS's global bundle): connect over TLS
-    /// and verify the certificate and the host name. Without it sqlx uses TLS when offered, unverified.
-    #[arg(long, env = "CACHELENS_DB_CA_FILE")]
-    pub db_ca_file: Option<PathBuf>,
-    /// Create or update this MySQL user at start (the configured user must be allowed to, as RDS's master user
-    /// is), with rights on the database only, and run every query as it: the master user then only sets up.
-    #[arg(long, env = "CACHELENS_DB_APP_USER")]
-    pub db_app_user: Option<String>,
     /// MySQL host, or host:port, when the URL is assembled from a secret.
     #[arg(long, env = "CACHELENS_DB_HOST")]
     pub db_host: Option<String>,
@@ -76,15 +64,35 @@ pub struct ConnectionArgs {
     /// Redis AUTH token.
     #[arg(long, env = "REDIS_AUTH_TOKEN", hide_env_values = true)]
     pub redis_auth_token: Option<String>,
-    /// PEM file with the CA that signed the Redis server's certificate (private CAs; default: system roots).
-    #[arg(long, env = "CACHELENS_REDIS_CA_FILE")]
-    pub redis_ca_file: Option<PathBuf>,
     /// Secrets Manager secret holding the Redis AUTH token.
     #[arg(long, env = "CACHELENS_REDIS_AUTH_SECRET")]
     pub redis_auth_secret: Option<String>,
     /// AWS region for the lookups (otherwise the SDK's chain: AWS_REGION, profile, IMDSv2).
     #[arg(long, env = "AWS_REGION")]
     pub region: Option<String>,
+    #[command(flatten)]
+    pub tuning: Tuning,
+}
+
+/// How cachelens connects and behaves once it knows where MySQL and Redis are: one struct for the flags (flattened
+/// into [`ConnectionArgs`]) and the resolved settings, so `resolve` and `describe` do not list its fields.
+#[derive(Args, Debug, Clone, serde::Serialize)]
+pub struct Tuning {
+    /// Re-read the DB secret every this many seconds (0: only when MySQL refuses the login), so a rotated
+    /// password is picked up before the pool needs it.
+    #[arg(long, env = "CACHELENS_DB_SECRET_REFRESH", default_value_t = DEFAULT_SECRET_REFRESH_S)]
+    pub db_secret_refresh: u64,
+    /// PEM bundle of the CAs that may sign MySQL's certificate (on AWS, RDS's global bundle): connect over TLS
+    /// and verify the certificate and the host name. Without it sqlx uses TLS when offered, unverified.
+    #[arg(long, env = "CACHELENS_DB_CA_FILE")]
+    pub db_ca_file: Option<PathBuf>,
+    /// Create or update this MySQL user at start (the configured user must be allowed to, as RDS's master user
+    /// is), with rights on the database only, and run every query as it: the master user then only sets up.
+    #[arg(long, env = "CACHELENS_DB_APP_USER")]
+    pub db_app_user: Option<String>,
+    /// PEM file with the CA that signed the Redis server's certificate (private CAs; default: system roots).
+    #[arg(long, env = "CACHELENS_REDIS_CA_FILE")]
+    pub redis_ca_file: Option<PathBuf>,
     /// Largest number of MySQL connections the server opens.
     #[arg(long, env = "CACHELENS_DB_POOL", default_value_t = DEFAULT_DB_POOL, value_parser = clap::value_parser!(u32).range(1..))]
     pub db_pool: u32,
@@ -112,6 +120,15 @@ pub struct ConnectionArgs {
     /// allowed to create users, as RDS's master user is) and run custom SQL as it.
     #[arg(long, env = "CACHELENS_SQL_READONLY_USER", conflicts_with = "sql_database_url")]
     pub sql_readonly_user: Option<String>,
+}
+
+impl Default for Tuning {
+    /// Every flag's default (the environment is not read).
+    fn default() -> Self {
+        use clap::FromArgMatches;
+        let cmd = Tuning::augment_args(clap::Command::new("cachelens")).mut_args(|a| a.env(None::<&str>));
+        Tuning::from_arg_matches(&cmd.get_matches_from(["cachelens"])).expect("every tuning flag has a default or is optional")
+    }
 }
 
 /// The prefix becomes part of a SCAN pattern, so glob characters would widen what Delete Cache removes.
@@ -166,23 +183,12 @@ pub struct Setting<T> {
 #[derive(Clone, Debug)]
 pub struct Resolved {
     pub database_url: Setting<String>,
-    /// The secret the database credentials were read from, and how often to read it again.
+    /// The secret the database credentials were read from (re-read every `tuning.db_secret_refresh` seconds).
     pub db_secret: Option<String>,
-    pub db_secret_refresh_s: u64,
-    pub db_ca_file: Option<PathBuf>,
-    pub db_app_user: Option<String>,
     pub redis_url: Setting<String>,
-    pub redis_ca_file: Option<PathBuf>,
     pub region: Option<Setting<String>>,
     pub stack_name: Option<Setting<String>>,
-    pub db_pool: u32,
-    pub redis_pool: usize,
-    pub cache_prefix: String,
-    pub cache_ttl: u64,
-    pub ttl_jitter: u8,
-    pub fill_lock: bool,
-    pub sql_database_url: Option<String>,
-    pub sql_readonly_user: Option<String>,
+    pub tuning: Tuning,
 }
 
 impl Resolved {
@@ -193,41 +199,29 @@ impl Resolved {
             line("redis_url", &mask_password(&self.redis_url.value), &self.redis_url.origin),
         ];
         if let Some(secret) = &self.db_secret {
-            lines.push(format!("{:<14} {secret}, re-read every {} s and on a refused login", "db_secret", self.db_secret_refresh_s));
+            lines.push(format!("{:<18} {secret}, re-read every {} s and on a refused login", "db_secret", self.tuning.db_secret_refresh));
         }
-        if let Some(ca) = &self.db_ca_file {
-            lines.push(format!("{:<14} {} (TLS, certificate verified)", "db_ca_file", ca.display()));
+        for (name, given) in [("region", &self.region), ("stack_name", &self.stack_name)] {
+            if let Some(s) = given {
+                lines.push(line(name, &s.value, &s.origin));
+            }
         }
-        if let Some(user) = &self.db_app_user {
-            lines.push(format!("{:<14} {user}", "db_app_user"));
-        }
-        if let Some(r) = &self.region {
-            lines.push(line("region", &r.value, &r.origin));
-        }
-        if let Some(ca) = &self.redis_ca_file {
-            lines.push(format!("{:<14} {}", "redis_ca_file", ca.display()));
-        }
-        if let Some(s) = &self.stack_name {
-            lines.push(line("stack_name", &s.value, &s.origin));
-        }
-        lines.push(format!("{:<14} {}", "db_pool", self.db_pool));
-        lines.push(format!("{:<14} {}", "redis_pool", self.redis_pool));
-        lines.push(format!("{:<14} {}", "cache_prefix", self.cache_prefix));
-        lines.push(format!("{:<14} {} s", "cache_ttl", self.cache_ttl));
-        lines.push(format!("{:<14} {} %", "ttl_jitter", self.ttl_jitter));
-        lines.push(format!("{:<14} {}", "fill_lock", self.fill_lock));
-        if let Some(url) = &self.sql_database_url {
-            lines.push(format!("{:<14} {}", "sql_database_url", mask_password(url)));
-        }
-        if let Some(user) = &self.sql_readonly_user {
-            lines.push(format!("{:<14} {user}", "sql_readonly_user"));
+        let tuning = serde_json::to_value(&self.tuning).expect("settings serialize");
+        for (name, value) in tuning.as_object().into_iter().flatten() {
+            let shown = match value {
+                serde_json::Value::Null => continue,
+                serde_json::Value::String(text) if name.ends_with("_url") => mask_password(text),
+                serde_json::Value::String(text) => text.clone(),
+                other => other.to_string(),
+            };
+            lines.push(format!("{name:<18} {shown}"));
         }
         lines.join("\n")
     }
 }
 
 fn line(name: &str, value: &str, origin: &Origin) -> String {
-    format!("{name:<14} {value}  ({origin})")
+    format!("{name:<18} {value}  ({origin})")
 }
 
 /// Keeps the user, hides the password (`mysql://admin:****@host/db`); a user alone may be a token, so it goes too.
@@ -255,6 +249,7 @@ fn origin_of(id: &str, matches: Option<&ArgMatches>, file: Option<&FileLayer>) -
 /// The environment variable of the flag `id`, as its `#[arg(env)]` names it.
 fn env_name(id: &str) -> String {
     let cmd = ConnectionArgs::augment_args(clap::Command::new("cachelens"));
+    // Only flags of ConnectionArgs itself have an origin worth saying; the tuning ones are listed by value.
     let name = cmd.get_arguments().find(|a| a.get_id() == id).and_then(|a| a.get_env()).map(|e| e.to_string_lossy().into_owned());
     name.unwrap_or_default()
 }
@@ -302,28 +297,10 @@ pub async fn resolve(args: &ConnectionArgs, matches: Option<&ArgMatches>, file: 
     let (database_url, db_secret, redis_url, region) = (found.database_url, found.db_secret, found.redis_url, found.region);
 
     // Said once here because it spans two settings; every single value was checked by its parser.
-    if args.sql_database_url.is_some() && args.sql_readonly_user.is_some() {
+    if args.tuning.sql_database_url.is_some() && args.tuning.sql_readonly_user.is_some() {
         return Err(AppError::Invalid("give sql_database_url or sql_readonly_user, not both".into()));
     }
-    Ok(Resolved {
-        database_url,
-        db_secret,
-        db_secret_refresh_s: args.db_secret_refresh,
-        db_ca_file: args.db_ca_file.clone(),
-        db_app_user: args.db_app_user.clone(),
-        redis_url,
-        redis_ca_file: args.redis_ca_file.clone(),
-        region,
-        stack_name,
-        db_pool: args.db_pool,
-        redis_pool: args.redis_pool,
-        cache_prefix: args.cache_prefix.clone(),
-        cache_ttl: args.cache_ttl,
-        ttl_jitter: args.ttl_jitter,
-        fill_lock: args.fill_lock,
-        sql_database_url: args.sql_database_url.clone(),
-        sql_readonly_user: args.sql_readonly_user.clone(),
-    })
+    Ok(Resolved { database_url, db_secret, redis_url, region, stack_name, tuning: args.tuning.clone() })
 }
 
 #[derive(Args, Debug)]
@@ -407,7 +384,7 @@ mod tests {
         std::fs::write(&file, "database_url = \"mysql://u:pw@db/covid\"\nsql_readonly_user = \"reader\"\n").unwrap();
         let (args, matches, layer) = parse(&file, &[]).unwrap();
         let r = resolve(&args, Some(&matches), layer.as_ref()).await.unwrap();
-        assert_eq!(r.sql_readonly_user.as_deref(), Some("reader"));
+        assert_eq!(r.tuning.sql_readonly_user.as_deref(), Some("reader"));
         let (args, matches, layer) = parse(&file, &["--sql-database-url", "mysql://r:p@db/covid"]).unwrap();
         let err = resolve(&args, Some(&matches), layer.as_ref()).await.unwrap_err().to_string();
         assert!(err.contains("not both"), "{err}");
@@ -427,8 +404,9 @@ mod tests {
         .unwrap();
         let (args, matches, layer) = parse(&file, &["--cache-ttl", "30"]).unwrap();
         let r = resolve(&args, Some(&matches), layer.as_ref()).await.unwrap();
-        assert_eq!((r.db_pool, r.redis_pool, r.cache_ttl, r.ttl_jitter, r.fill_lock), (3, 4, 30, 10, true));
-        assert_eq!(r.cache_prefix, "team-a");
+        let t = &r.tuning;
+        assert_eq!((t.db_pool, t.redis_pool, t.cache_ttl, t.ttl_jitter, t.fill_lock), (3, 4, 30, 10, true));
+        assert_eq!(t.cache_prefix, "team-a");
 
         for (line, named) in [
             ("cache_prefix = \"a*\"", "cache_prefix"),

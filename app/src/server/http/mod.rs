@@ -52,8 +52,8 @@ pub async fn serve(args: ServeArgs, resolved: Resolved) -> AppResult<()> {
     // Without a token the Host rule keeps DNS-rebinding pages out; --allow-anonymous is the user's own front.
     let loopback_port = (token.is_none() && !args.allow_anonymous).then_some(bound.port());
     state.set_access(AccessPolicy { token: token.clone(), origin_secret, loopback_port });
-    if let (Some(secret), true) = (&args.access_token_secret, resolved.db_secret_refresh_s > 0) {
-        let period = std::time::Duration::from_secs(resolved.db_secret_refresh_s);
+    if let (Some(secret), true) = (&args.access_token_secret, resolved.tuning.db_secret_refresh > 0) {
+        let period = std::time::Duration::from_secs(resolved.tuning.db_secret_refresh);
         tokio::spawn(reread_token_every(period, secret.clone(), resolved.clone(), state.clone()));
     }
     tracing::info!("cachelens listening on http://{bound}");
