@@ -76,6 +76,40 @@ test('Benchmark: start, watch progress, get the chart and table, download the CS
   });
 });
 
+test('Benchmark: two kept runs compared side by side, chosen from the list', async () => {
+  // Two finished runs of different sizes, started through the API.
+  const ids = [];
+  for (const iterations of [30, 10]) {
+    const started = await fetch(`${BASE}/api/bench`, {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ iterations, concurrency: 1, paths: ['mysql'], warmup: 0 }),
+    });
+    assert.equal(started.status, 202);
+    const { id } = await started.json();
+    for (let i = 0; i < 300; i++) {
+      const runs = await (await fetch(`${BASE}/api/runs?kind=bench`)).json();
+      if (runs.some((r) => r.id === id && r.saved)) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    ids.push(id);
+  }
+  await withBrowser(async (browser) => {
+    const page = await openHydrated(browser, '/bench');
+    await page.waitForSelector('#bench-compare');
+    await page.selectOption('#bench-compare-a', String(ids[0]));
+    await page.selectOption('#bench-compare-b', String(ids[1]));
+    // By keyboard: the button takes focus and Enter submits.
+    await page.focus('#bench-compare-go');
+    await page.keyboard.press('Enter');
+    await page.waitForSelector(`#bench-comparison[data-a="${ids[0]}"][data-b="${ids[1]}"]`, { timeout: 15_000 });
+    const row = page.locator('#bench-comparison tr[data-group="mysql"][data-metric="requests answered"] td');
+    assert.deepEqual(await row.allTextContents(), ['mysql', 'requests answered', '30', '10', '−67 %']);
+    assert.equal(await page.locator('#bench-comparison tr[data-metric="p50"]').count(), 1);
+    await page.screenshot({ path: 'target/screenshots/benchmark-compare.png', fullPage: true });
+    page.assertNoErrors();
+  });
+});
+
 test('Custom SQL: a SELECT runs and is cached; a write is refused with its reason', async () => {
   await withBrowser(async (browser) => {
     const page = await openHydrated(browser, '/sql');

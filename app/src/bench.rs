@@ -189,24 +189,6 @@ impl BenchReport {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn specs_are_checked_and_defaults_filled() {
-        let spec: BenchSpec = serde_json::from_str(r#"{"iterations": 10, "concurrency": 2}"#).unwrap();
-        assert_eq!((spec.paths.len(), spec.warmup, spec.term.as_str()), (2, 10, "delta"));
-        let paths = BenchSpec::new(1, 1, vec![QueryPath::Cache, QueryPath::Mysql, QueryPath::Cache]).validated().unwrap().paths;
-        assert_eq!(paths, vec![QueryPath::Mysql, QueryPath::Cache]);
-        assert!(BenchSpec::new(0, 1, both_paths()).validated().unwrap_err().to_string().contains("iterations"));
-        assert!(BenchSpec::new(100_001, 1, both_paths()).validated().unwrap_err().to_string().contains("iterations"));
-        assert!(BenchSpec::new(1, 65, both_paths()).validated().unwrap_err().to_string().contains("concurrency"));
-        assert!(BenchSpec::new(1, 1, vec![]).validated().unwrap_err().to_string().contains("path"));
-        assert!(serde_json::from_str::<BenchSpec>(r#"{"iterations": 1, "concurrency": 1, "path": "x"}"#).is_err());
-    }
-}
-
 #[cfg(feature = "ssr")]
 impl BenchReport {
     /// What a comparison of two benchmark runs shows, per path and for the run.
@@ -266,5 +248,23 @@ impl BenchReport {
             out.push_str(&format!("speedup (MySQL p50 / cache p50): {}x\n", one_decimal(x)));
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn specs_are_checked_and_defaults_filled() {
+        let spec: BenchSpec = serde_json::from_str(r#"{"iterations": 10, "concurrency": 2}"#).unwrap();
+        assert_eq!((spec.paths.len(), spec.warmup, spec.term.as_str()), (2, 10, "delta"));
+        let paths = BenchSpec::new(1, 1, vec![QueryPath::Cache, QueryPath::Mysql, QueryPath::Cache]).validated().unwrap().paths;
+        assert_eq!(paths, vec![QueryPath::Mysql, QueryPath::Cache]);
+        assert!(BenchSpec::new(0, 1, both_paths()).validated().unwrap_err().to_string().contains("iterations"));
+        assert!(BenchSpec::new(100_001, 1, both_paths()).validated().unwrap_err().to_string().contains("iterations"));
+        assert!(BenchSpec::new(1, 65, both_paths()).validated().unwrap_err().to_string().contains("concurrency"));
+        assert!(BenchSpec::new(1, 1, vec![]).validated().unwrap_err().to_string().contains("path"));
+        assert!(serde_json::from_str::<BenchSpec>(r#"{"iterations": 1, "concurrency": 1, "path": "x"}"#).is_err());
     }
 }

@@ -432,6 +432,32 @@ pub fn table(report: &LabReport) -> String {
     out
 }
 
+#[cfg(feature = "ssr")]
+impl LabReport {
+    /// What a comparison of two lab runs shows, per strategy (and per sweep point, named with its TTL).
+    pub fn metrics(&self) -> Vec<crate::compare::Metric> {
+        use crate::compare::{Metric, Unit};
+        let (main, sweep) = self.ordered();
+        let mut out = Vec::new();
+        let groups = main.into_iter().map(|r| (r, false)).chain(sweep.into_iter().map(|r| (r, true)));
+        for (r, swept) in groups {
+            let name = r.strategy.map(Strategy::name).unwrap_or_default();
+            let group = if swept { format!("{name}, sweep TTL {} s", r.ttl) } else { name.to_string() };
+            out.extend([
+                Metric::new(&group, "hit ratio", Some(r.hit_ratio), Unit::Share, Some(true)),
+                Metric::new(&group, "predicted hit ratio", r.predicted_hit_ratio, Unit::Share, None),
+                Metric::new(&group, "stale reads", Some(r.stale_fraction), Unit::Share, Some(false)),
+                Metric::new(&group, "staleness p99", Some(r.staleness_p99_ms * 1000.0), Unit::Micros, Some(false)),
+                Metric::new(&group, "read p50", Some(r.read_p50_us as f64), Unit::Micros, Some(false)),
+                Metric::new(&group, "read p99", Some(r.read_p99_us as f64), Unit::Micros, Some(false)),
+                Metric::new(&group, "MySQL reads", Some(r.mysql_reads_per_s), Unit::PerSecond, Some(false)),
+                Metric::new(&group, "MySQL offload", r.offload, Unit::Share, Some(true)),
+            ]);
+        }
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -508,31 +534,5 @@ mod tests {
         assert_eq!(predicted_hit_ratio(Strategy::None, &w, 1000.0, 100.0, 5.0, 60.0), Some(0.0));
         // Skew helps: the same traffic over Zipf(1) hits more than over uniform popularity.
         assert!(ttl > predicted_hit_ratio(Strategy::Ttl, &zipf_weights(1000, 0.0), 1000.0, 0.0, 5.0, 60.0).unwrap());
-    }
-}
-
-#[cfg(feature = "ssr")]
-impl LabReport {
-    /// What a comparison of two lab runs shows, per strategy (and per sweep point, named with its TTL).
-    pub fn metrics(&self) -> Vec<crate::compare::Metric> {
-        use crate::compare::{Metric, Unit};
-        let (main, sweep) = self.ordered();
-        let mut out = Vec::new();
-        let groups = main.into_iter().map(|r| (r, false)).chain(sweep.into_iter().map(|r| (r, true)));
-        for (r, swept) in groups {
-            let name = r.strategy.map(Strategy::name).unwrap_or_default();
-            let group = if swept { format!("{name}, sweep TTL {} s", r.ttl) } else { name.to_string() };
-            out.extend([
-                Metric::new(&group, "hit ratio", Some(r.hit_ratio), Unit::Share, Some(true)),
-                Metric::new(&group, "predicted hit ratio", r.predicted_hit_ratio, Unit::Share, None),
-                Metric::new(&group, "stale reads", Some(r.stale_fraction), Unit::Share, Some(false)),
-                Metric::new(&group, "staleness p99", Some(r.staleness_p99_ms * 1000.0), Unit::Micros, Some(false)),
-                Metric::new(&group, "read p50", Some(r.read_p50_us as f64), Unit::Micros, Some(false)),
-                Metric::new(&group, "read p99", Some(r.read_p99_us as f64), Unit::Micros, Some(false)),
-                Metric::new(&group, "MySQL reads", Some(r.mysql_reads_per_s), Unit::PerSecond, Some(false)),
-                Metric::new(&group, "MySQL offload", r.offload, Unit::Share, Some(true)),
-            ]);
-        }
-        out
     }
 }

@@ -273,7 +273,14 @@ async fn runs(action: RunsAction, resolved: Resolved) -> AppResult<()> {
             } else {
                 println!("{:<18} {:<6} {:<10} {:<22} spec", "id", "kind", "state", "started");
                 for row in &rows {
-                    println!("{:<18} {:<6} {:<10} {:<22} {}", row.id, row.kind, row.state, crate::stats::utc_minute(row.started_at_ms), row.spec);
+                    println!(
+                        "{:<18} {:<6} {:<10} {:<22} {}",
+                        row.id,
+                        row.kind,
+                        row.state,
+                        crate::stats::utc_minute(row.started_at_ms),
+                        row.spec
+                    );
                 }
             }
         }

@@ -23,9 +23,9 @@
 //! `pub(crate)` is the default; `pub` marks what the integration tests and the binary use.
 
 pub(crate) mod bench;
-pub(crate) mod clock;
 pub(crate) mod cache;
 pub mod cli;
+pub(crate) mod clock;
 pub mod config;
 pub(crate) mod connections;
 pub mod http;
@@ -33,7 +33,7 @@ pub mod lab;
 pub mod loader;
 pub(crate) mod metrics;
 pub mod query;
-pub(crate) mod redact;
 pub(crate) mod query_log;
+pub(crate) mod redact;
 pub mod startup;
 pub(crate) mod state;

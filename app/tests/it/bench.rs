@@ -62,7 +62,7 @@ async fn cancel_stops_a_run_and_a_second_run_waits_its_turn() {
     let id = started["id"].as_u64().unwrap();
     let (status, busy) = post(&format!("{base}/api/bench"), serde_json::json!({ "iterations": 1, "concurrency": 1 })).await;
     assert_eq!(status, 409, "{busy}");
-    assert!(busy["error"].as_str().unwrap().contains("still running"), "{busy}");
+    assert!(busy["error"].as_str().unwrap().contains(&format!("benchmark {id} is running")), "{busy}");
 
     assert!(
         eventually(Duration::from_secs(10), || async { get_json(&format!("{base}/api/bench/{id}")).await.1["done"].as_u64() > Some(5) })

@@ -149,6 +149,13 @@ async fn a_dead_redis_degrades_to_mysql_with_a_banner_and_hits_resume_when_it_re
     assert_eq!(page.status(), 200);
     let html = page.text().await.unwrap();
     assert!(html.contains("Cache unavailable"), "no banner in the page");
+    // The status answers from the client's and the breaker's state, not from a PING left to time out.
+    let (_, health) = get_json(&format!("{base}/healthz")).await;
+    assert_eq!(health["redis"]["up"], false, "{health}");
+    let why = health["redis"]["detail"].as_str().unwrap_or_default();
+    assert!(why.contains("not connected") || why.contains("circuit open"), "{health}");
+    let home = http().get(format!("{base}/")).send().await.unwrap().text().await.unwrap();
+    assert!(home.contains("not connected") || home.contains("circuit open"), "the Home page says Redis is down");
 
     redis.restart();
     let resumed = eventually(Duration::from_secs(10), || async {

@@ -68,7 +68,10 @@ async fn each_strategy_buys_what_it_should_and_the_model_predicts_ttl() {
     let r = &report["results"];
     let f = |s: &str, field: &str| r[s][field].as_f64().unwrap_or_else(|| panic!("{s}.{field} in {report}"));
     for s in ["none", "ttl", "invalidate", "write_through", "refresh_ahead"] {
-        assert!(f(s, "reads") > 1000.0 && f(s, "writes") > 200.0, "{s} ran a real workload: {}", r[s]);
+        // Behaviour, not speed: the run did both kinds of operation in the asked mix (how many depends on the machine).
+        let (reads, writes) = (f(s, "reads"), f(s, "writes"));
+        assert!(reads > 0.0 && writes > 0.0, "{s} ran a workload: {}", r[s]);
+        assert!((reads / (reads + writes) - 0.8).abs() < 0.1, "{s} kept the read ratio: {}", r[s]);
     }
     assert_eq!((f("none", "hit_ratio"), f("none", "stale_reads")), (0.0, 0.0), "{}", r["none"]);
     assert!(f("ttl", "stale_reads") > 0.0, "writes within the TTL leave stale entries: {}", r["ttl"]);
@@ -117,7 +120,7 @@ async fn a_sweep_draws_hit_ratio_and_staleness_against_ttl() {
     assert_eq!(sweep.iter().map(|p| p["ttl"].as_u64().unwrap()).collect::<Vec<_>>(), [1, 4]);
     for point in sweep {
         for s in ["ttl", "refresh_ahead"] {
-            assert!(point["results"][s]["reads"].as_u64().unwrap() > 1000, "{point}");
+            assert!(point["results"][s]["reads"].as_u64().unwrap() > 0, "{point}");
         }
     }
     let hit = |i: usize| sweep[i]["results"]["ttl"]["hit_ratio"].as_f64().unwrap();

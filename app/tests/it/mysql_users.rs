@@ -46,7 +46,7 @@ async fn a_ca_file_requires_a_verified_tls_connection() {
     assert!(error.contains("tls") || error.contains("ssl"), "{body}");
 
     let mut missing = settings_for(&db, &redis_url(), "cachelens-t-dbtls");
-    missing.db_ca_file = Some("/nonexistent/rds-ca.pem".into());
+    missing.tuning.db_ca_file = Some("/nonexistent/rds-ca.pem".into());
     let err = cachelens::server::startup::connect(&missing).await.err().expect("refused").to_string();
     assert!(err.contains("MySQL CA file /nonexistent/rds-ca.pem does not exist"), "{err}");
 }

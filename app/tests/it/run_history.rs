@@ -55,6 +55,18 @@ async fn a_benchmark_and_a_lab_run_survive_a_restart() {
     .await;
     assert_eq!((bench["state"].as_str(), lab["state"].as_str()), (Some("done"), Some("done")), "{bench} {lab}");
     let (bench_id, lab_id) = (bench["id"].as_u64().unwrap(), lab["id"].as_u64().unwrap());
+    // A second run of each, with another setting: what a user compares the first with after the restart.
+    let bench2 = run_to_the_end(&first, "bench", json!({"iterations": 20, "concurrency": 1, "paths": ["mysql", "cache"]})).await;
+    let lab2 = run_to_the_end(
+        &first,
+        "lab",
+        json!({"strategies": ["ttl"], "items": 100, "zipf": 1.2, "read_ratio": 0.9, "concurrency": 2, "operations": 300}),
+    )
+    .await;
+    let (bench2_id, lab2_id) = (bench2["id"].as_u64().unwrap(), lab2["id"].as_u64().unwrap());
+    for (kind, id) in [("bench", bench2_id), ("lab", lab2_id)] {
+        assert!(eventually(Duration::from_secs(10), || saved(&first, kind, id)).await);
+    }
     assert!(eventually(Duration::from_secs(10), || saved(&first, "bench", bench_id)).await);
     assert!(eventually(Duration::from_secs(10), || saved(&first, "lab", lab_id)).await);
     let bench_csv = text(&format!("{first}/api/bench/{bench_id}/csv")).await;
@@ -81,6 +93,61 @@ async fn a_benchmark_and_a_lab_run_survive_a_restart() {
     let (status, page) = get_json(&format!("{second}/api/runs?per_page=1&page=1")).await;
     assert_eq!((status, page.as_array().map(Vec::len)), (200, Some(1)), "paged");
     assert_eq!(page[0]["id"].as_u64(), Some(kinds[1].0));
+
+    // Compared after the restart: both runs' figures and the difference, per metric.
+    let (status, compared) = get_json(&format!("{second}/api/bench/{bench_id}/compare/{bench2_id}")).await;
+    assert_eq!(status, 200, "{compared}");
+    let row = |c: &Value, group: &str, metric: &str| {
+        c["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["group"] == group && r["metric"] == metric)
+            .cloned()
+            .unwrap_or_else(|| panic!("{group} {metric} in {c}"))
+    };
+    let p50 = |report: &Value, path: usize| cachelens::stats::format_us(report["paths"][path]["stats"]["p50_us"].as_u64().unwrap());
+    let mysql_p50 = row(&compared, "mysql", "p50");
+    assert_eq!((mysql_p50["a"].as_str().unwrap(), mysql_p50["b"].as_str().unwrap()), (p50(&bench, 0).as_str(), p50(&bench2, 0).as_str()));
+    assert_eq!(row(&compared, "mysql", "requests answered")["a"], "40");
+    assert_eq!(row(&compared, "mysql", "requests answered")["b"], "20");
+    assert!(row(&compared, "mysql", "requests answered")["change"].as_str().unwrap().contains("50 %"), "{compared}");
+    let (status, compared) = get_json(&format!("{second}/api/lab/{lab_id}/compare/{lab2_id}")).await;
+    assert_eq!(status, 200, "{compared}");
+    let hit = row(&compared, "ttl", "hit ratio");
+    let pct = |r: &Value| format!("{:.1} %", r["results"]["ttl"]["hit_ratio"].as_f64().unwrap() * 100.0);
+    assert_eq!((hit["a"].as_str().unwrap(), hit["b"].as_str().unwrap()), (pct(&lab).as_str(), pct(&lab2).as_str()));
+    assert_eq!(row(&compared, "none", "hit ratio")["b"], "–", "a strategy only A ran shows a dash for B");
+    assert_eq!(get_json(&format!("{second}/api/lab/{lab_id}/compare/{bench_id}")).await.0, 404, "only runs of one kind compare");
+
+    // The CLI reads the same history.
+    let cli = |args: Vec<String>| {
+        let db = db.clone();
+        async move {
+            let out = tokio::task::spawn_blocking(move || {
+                std::process::Command::new(env!("CARGO_BIN_EXE_cachelens"))
+                    .arg("runs")
+                    .args(args)
+                    .env("DATABASE_URL", &db)
+                    .env("REDIS_URL", redis_url())
+                    .env("CACHELENS_CACHE_PREFIX", "cachelens-t-history")
+                    .output()
+                    .unwrap()
+            })
+            .await
+            .unwrap();
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            String::from_utf8(out.stdout).unwrap()
+        }
+    };
+    let listed: Value = serde_json::from_str(&cli(vec!["list".into(), "--kind".into(), "lab".into(), "--json".into()]).await).unwrap();
+    let ids: Vec<u64> = listed.as_array().unwrap().iter().map(|r| r["id"].as_u64().unwrap()).collect();
+    assert_eq!(ids, [lab2_id, lab_id], "newest first, one kind");
+    assert_eq!(cli(vec!["show".into(), bench_id.to_string(), "--csv".into()]).await, bench_csv.1, "the same CSV from the CLI");
+    let shown: Value = serde_json::from_str(&cli(vec!["show".into(), lab_id.to_string(), "--json".into()]).await).unwrap();
+    assert_eq!(shown, lab);
+    let table = cli(vec!["compare".into(), lab_id.to_string(), lab2_id.to_string()]).await;
+    assert!(table.contains("hit ratio") && table.contains(&pct(&lab)) && table.contains(&pct(&lab2)), "{table}");
 
     // Deleting: the one way a row goes.
     let deleted = http().delete(format!("{second}/api/runs/{bench_id}")).send().await.unwrap();

@@ -155,7 +155,7 @@ pub async fn query_cache(state: &AppState, query: Source<'_>, ttl_s: u64) -> App
     }
     let client = state.redis.next_connected();
     if !client.is_connected() {
-        state.breaker.failure(started);
+        state.breaker.failure(started, "Redis is not connected");
         return fallback(state, query, "Redis is not connected".into()).await;
     }
 
@@ -171,7 +171,7 @@ pub async fn query_cache(state: &AppState, query: Source<'_>, ttl_s: u64) -> App
             Ok(None) if gate.is_none() => gate = Some(state.fills.wait_turn(&key).await),
             Ok(None) => break,
             Err(e) => {
-                state.breaker.failure(Instant::now());
+                state.breaker.failure(Instant::now(), &e.to_string());
                 return fallback(state, query, e.to_string()).await;
             }
         }

@@ -17,7 +17,7 @@ use serde::Deserialize;
 
 use crate::error::{AppError, AppResult};
 use crate::model::{validate_ttl, ArticleQuery};
-use crate::server::cache::{self, Answer, Source, Rows};
+use crate::server::cache::{self, Answer, Rows, Source};
 use crate::server::state::AppState;
 
 pub fn routes(state: AppState) -> Router {

@@ -28,10 +28,10 @@ use crate::error::{AppError, AppResult};
 use crate::lab::{predicted_hit_ratio, zipf_weights, LabState, Strategy, StrategyResult, DISAGREE_POINTS};
 use crate::server::cache::delete_prefixed;
 use crate::server::clock::unix_ms;
-pub use record::LabRun;
 use crate::server::state::runs::Run;
 use crate::server::state::AppState;
 use history::History;
+pub use record::LabRun;
 
 /// Highest latency or staleness a histogram records (10 minutes, in µs).
 const MAX_TRACKED_US: u64 = 600_000_000;

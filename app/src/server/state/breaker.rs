@@ -33,6 +33,8 @@ struct State {
     open_until: Option<Instant>,
     probing: bool,
     trips: u64,
+    /// The last failure's reason, for the status probes.
+    last_error: String,
 }
 
 impl Breaker {
@@ -64,10 +66,11 @@ impl Breaker {
         self.troubled.store(false, Ordering::Relaxed);
     }
 
-    pub fn failure(&self, now: Instant) {
+    pub fn failure(&self, now: Instant, why: &str) {
         let mut s = self.state.lock().expect("breaker");
         self.troubled.store(true, Ordering::Relaxed);
         s.failures += 1;
+        s.last_error = why.to_string();
         let was_open = s.open_until.is_some();
         if s.failures >= TRIP_AFTER || s.probing {
             s.open_until = Some(now + COOL_DOWN);
@@ -76,6 +79,15 @@ impl Breaker {
             }
         }
         s.probing = false;
+    }
+
+    /// Why the circuit is open, while it is and its cool-down has not ended (without taking the probe).
+    pub fn open_because(&self, now: Instant) -> Option<String> {
+        if !self.troubled.load(Ordering::Relaxed) {
+            return None;
+        }
+        let s = self.state.lock().expect("breaker");
+        s.open_until.filter(|&until| now < until || s.probing).map(|_| s.last_error.clone())
     }
 
     pub fn is_open(&self) -> bool {
@@ -96,16 +108,17 @@ mod tests {
     fn opens_after_repeated_failures_then_one_probe_decides() {
         let b = Breaker::default();
         let t0 = Instant::now();
-        b.failure(t0);
-        b.failure(t0);
+        b.failure(t0, "down");
+        b.failure(t0, "down");
         assert_eq!(b.check(t0), Gate::Closed, "two failures are not yet a pattern");
-        b.failure(t0);
+        b.failure(t0, "down");
         assert_eq!(b.check(t0), Gate::Open);
+        assert_eq!(b.open_because(t0).as_deref(), Some("down"));
         assert_eq!(b.check(t0 + COOL_DOWN / 2), Gate::Open);
         let later = t0 + COOL_DOWN;
         assert_eq!(b.check(later), Gate::Probe);
         assert_eq!(b.check(later), Gate::Open, "only one probe at a time");
-        b.failure(later);
+        b.failure(later, "down");
         assert_eq!(b.check(later + COOL_DOWN / 2), Gate::Open, "a failed probe reopens for a full cool-down");
         assert_eq!(b.check(later + COOL_DOWN), Gate::Probe);
         b.success();
@@ -118,10 +131,10 @@ mod tests {
     fn a_success_resets_the_count() {
         let b = Breaker::default();
         let t0 = Instant::now();
-        b.failure(t0);
-        b.failure(t0);
+        b.failure(t0, "down");
+        b.failure(t0, "down");
         b.success();
-        b.failure(t0);
+        b.failure(t0, "down");
         assert_eq!(b.check(t0), Gate::Closed);
     }
 }

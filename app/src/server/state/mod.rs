@@ -176,7 +176,7 @@ impl AppState {
     /// page's check counter.
     pub async fn probe(&self) -> (Probe, Probe) {
         let select_one = self.db_retry(|db| async move { Ok(sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(&db).await?) });
-        tokio::join!(probe_mysql(select_one), probe_redis(&self.redis))
+        tokio::join!(probe_mysql(select_one), probe_redis(&self.redis, &self.breaker))
     }
 
     /// The probes as the Home page shows them, numbered.
