@@ -153,3 +153,17 @@ sql_url_for() {
 set_sql_env() {
     if [ -n "$1" ]; then SQL_ENV=(env "CACHELENS_SQL_DATABASE_URL=$1"); else SQL_ENV=(env -u CACHELENS_SQL_DATABASE_URL); fi
 }
+
+# start_server BIN ADDR LOG DATABASE_URL PREFIX [SQL_URL]: `BIN serve` on ADDR in the background (the scripts' one
+# way to start it: test, soak, bench), its own pid in $server, once /healthz answers. Dies with the log when it does
+# not start, and before starting when something already serves ADDR (it would answer in this one's place).
+start_server() {
+    local bin=$1 addr=$2 log=$3 db_url=$4 prefix=$5 sql_url=${6:-}
+    ! curl -fsS "http://$addr/healthz" >/dev/null 2>&1 || die "something already serves http://$addr: stop it first"
+    set_sql_env "$sql_url"
+    DATABASE_URL="$db_url" CACHELENS_CACHE_PREFIX="$prefix" \
+        "${SQL_ENV[@]}" "$bin" serve --addr "$addr" --site-root "$ROOT/target/site" >"$log" 2>&1 &
+    server=$!
+    for _ in $(seq 1 100); do curl -fsS "http://$addr/healthz" >/dev/null 2>&1 && break; sleep 0.2; done
+    kill -0 "$server" 2>/dev/null || { cat "$log"; die "the server did not start"; }
+}

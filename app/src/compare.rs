@@ -27,6 +27,20 @@ pub struct Comparison {
     pub rows: Vec<ComparedRow>,
 }
 
+/// A finished run as the "compare with…" choice lists it.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RunChoice {
+    pub id: u64,
+    pub label: String,
+}
+
+/// The finished runs of a kind, newest first, and how many of them wait in memory for MySQL.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RunChoices {
+    pub runs: Vec<RunChoice>,
+    pub unsaved: u32,
+}
+
 #[cfg(feature = "ssr")]
 pub use metrics::{compare, Metric, Unit};
 

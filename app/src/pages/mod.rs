@@ -31,7 +31,7 @@ pub mod sql;
 
 use leptos::prelude::*;
 
-use crate::compare::Comparison;
+use crate::compare::{Comparison, RunChoice, RunChoices};
 use crate::error::AppError;
 
 /// How every page shows a failure: the message, styled by kind (a refused request is the user's to fix, a
@@ -68,20 +68,6 @@ pub fn DeleteRun(id: u64, deleted: Callback<()>) -> impl IntoView {
         <button type="button" class="secondary delete-run" aria-label=format!("delete run {id}") on:click=delete>"Delete"</button>
         {move || problem.get().map(|e| view! { <span class="error" role="alert">{e.to_string()}</span> })}
     }
-}
-
-/// A finished run as the "compare with…" choice lists it.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct RunChoice {
-    pub id: u64,
-    pub label: String,
-}
-
-/// The finished runs of a kind, newest first, and how many of them wait in memory for MySQL.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct RunChoices {
-    pub runs: Vec<RunChoice>,
-    pub unsaved: u32,
 }
 
 #[server]

@@ -24,9 +24,8 @@ use axum::{
 };
 use futures::Stream;
 
-use crate::compare::Comparison;
+use crate::compare::{Comparison, RunChoice, RunChoices};
 use crate::error::AppError;
-use crate::pages::{RunChoice, RunChoices};
 use crate::server::bench::BenchRun;
 use crate::server::lab::LabRun;
 use crate::server::state::run_history::RunSummary;

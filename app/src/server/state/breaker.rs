@@ -81,6 +81,13 @@ impl Breaker {
         s.probing = false;
     }
 
+    /// Opens the circuit at once (the status probe found Redis down; it does not wait for three requests).
+    pub fn trip(&self, now: Instant, why: &str) {
+        for _ in 0..TRIP_AFTER {
+            self.failure(now, why);
+        }
+    }
+
     /// Why the circuit is open, while it is and its cool-down has not ended (without taking the probe).
     pub fn open_because(&self, now: Instant) -> Option<String> {
         if !self.troubled.load(Ordering::Relaxed) {

@@ -176,7 +176,21 @@ impl AppState {
     /// page's check counter.
     pub async fn probe(&self) -> (Probe, Probe) {
         let select_one = self.db_retry(|db| async move { Ok(sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(&db).await?) });
-        tokio::join!(probe_mysql(select_one), probe_redis(&self.redis, &self.breaker))
+        tokio::join!(probe_mysql(select_one), self.probe_redis())
+    }
+
+    /// Redis's probe, answered from the circuit breaker while it is open: a Redis that takes connections and
+    /// does not answer (paused, overloaded) costs one probe's timeout, after which the circuit opens and the next
+    /// probes (and cache requests) skip it until the cool-down ends.
+    async fn probe_redis(&self) -> Probe {
+        if let Some(why) = self.breaker.open_because(std::time::Instant::now()) {
+            return crate::server::connections::down(format!("cache bypassed after repeated failures (circuit open): {why}"));
+        }
+        let probe = probe_redis(&self.redis).await;
+        if !probe.up {
+            self.breaker.trip(std::time::Instant::now(), &probe.detail);
+        }
+        probe
     }
 
     /// The probes as the Home page shows them, numbered.
