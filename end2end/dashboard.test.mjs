@@ -106,6 +106,8 @@ test('Benchmark: two kept runs compared side by side, chosen from the list', asy
     assert.deepEqual(await row.allTextContents(), ['mysql', 'requests answered', '30', '10', '−67 %']);
     assert.equal(await page.locator('#bench-comparison tr[data-metric="p50"]').count(), 1);
     await page.screenshot({ path: 'target/screenshots/benchmark-compare.png', fullPage: true });
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.screenshot({ path: 'target/screenshots/benchmark-compare-phone.png', fullPage: true });
     page.assertNoErrors();
   });
 });

@@ -172,9 +172,13 @@ async fn a_run_that_ends_while_mysql_is_away_is_saved_when_it_returns() {
     let (status, listed) = get_json(&format!("{base}/api/bench")).await;
     assert_eq!(status, 200, "the last runs still list, from memory: {listed}");
     assert!(listed.as_array().unwrap().iter().any(|r| r["id"] == id));
+    let (status, page) = text(&format!("{base}/bench")).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("1 finished run(s) are not saved yet"), "the Benchmark page says the run waits for MySQL");
 
     proxy.resume().await;
     assert!(eventually(Duration::from_secs(20), || saved(&base, "bench", id)).await, "written once MySQL is back");
+    assert!(!text(&format!("{base}/bench")).await.1.contains("not saved yet"), "and the page stops saying so");
     let restarted = spawn_app(&db, &redis_url(), "cachelens-t-historydown").await;
     assert_eq!(get_json(&format!("{restarted}/api/bench/{id}")).await, (200, report));
 }
