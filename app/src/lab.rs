@@ -12,10 +12,13 @@
 //! - `none`: 0.
 //!
 //! A run lasts D seconds from an empty cache, and a short run is dominated by each item's first miss, so the
-//! prediction counts misses over the run instead: the first read of the item (probability 1 − e^(−λᵢD)), then
-//! one miss per cycle of an entry's life plus the wait for the next read, Lᵢ + 1/λᵢ, over the time left after
-//! the first life: missesᵢ ≈ (1 − e^(−λᵢD))·(1 + max(0, D − Lᵢ) / (Lᵢ + 1/λᵢ)), hᵢ = 1 − missesᵢ / (λᵢD). As D
-//! grows this tends to the long-run hᵢ above; for D below Lᵢ it is one miss per item read.
+//! prediction counts misses over the run instead. For `ttl` it is exact ([`crate::cache_model`]: the k-th miss
+//! of an item comes at (k − 1)T plus k exponential waits). For `invalidate` it is still an approximation: the
+//! first read of the item (probability 1 − e^(−λᵢD)), then one miss per cycle of an entry's life plus the wait
+//! for the next read, Lᵢ + 1/λᵢ, over the time left after the first life:
+//! missesᵢ ≈ (1 − e^(−λᵢD))·(1 + max(0, D − Lᵢ) / (Lᵢ + 1/λᵢ)), hᵢ = 1 − missesᵢ / (λᵢD). It lets every item
+//! repeat its cycle over the whole D − L whenever its first miss came, so it runs low for lukewarm items (issue
+//! 27 replaces it); as D grows it tends to the long-run hᵢ above.
 //! The whole hit ratio is Σ pᵢ·hᵢ (reads weighted). Assumptions: arrivals independent and Poisson (the workers draw items
 //! independently, but a worker's next request waits for its last, so at high load arrivals are smoother than
 //! Poisson), fills instantaneous (a read during a fill waits for it, as single flight does, and counts as a
@@ -260,7 +263,7 @@ pub fn predicted_hit_ratio(strategy: Strategy, weights: &[f64], read_rate: f64, 
     };
     match strategy {
         Strategy::None => Some(0.0),
-        Strategy::Ttl => Some(weights.iter().map(|&p| p * hit(p, ttl_s)).sum()),
+        Strategy::Ttl => Some(crate::cache_model::ttl_hit_ratio(weights, read_rate, ttl_s, seconds)),
         Strategy::Invalidate => Some(weights.iter().map(|&p| p * hit(p, life(p * write_rate))).sum()),
         Strategy::WriteThrough | Strategy::RefreshAhead => None,
     }

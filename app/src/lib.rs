@@ -6,6 +6,7 @@
 
 pub mod app;
 pub mod bench;
+pub mod cache_model;
 pub mod charts;
 pub mod compare;
 pub mod error;
