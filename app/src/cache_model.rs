@@ -290,7 +290,7 @@ mod tests {
     fn gamma_p_matches_known_values() {
         // P(1, x) = 1 − e^(−x); P(k, x) for integer k is a Poisson tail.
         for x in [0.1, 1.0, 3.0, 20.0] {
-            assert!((gamma_p(1.0, x) - (1.0 - (-x as f64).exp())).abs() < 1e-12, "{x}");
+            assert!((gamma_p(1.0, x) - (1.0 - (-x).exp())).abs() < 1e-12, "{x}");
         }
         let poisson_tail = |k: u32, m: f64| 1.0 - (0..k).map(|j| (-m + j as f64 * m.ln() - ln_gamma(j as f64 + 1.0)).exp()).sum::<f64>();
         for (k, m) in [(3, 2.5), (10, 12.0), (50, 40.0), (200, 230.0)] {
