@@ -263,7 +263,9 @@ pub fn predicted_hit_ratio(strategy: Strategy, weights: &[f64], read_rate: f64, 
     };
     match strategy {
         Strategy::None => Some(0.0),
+        // Without writes nothing deletes an entry: invalidate is ttl, and the exact form holds for both.
         Strategy::Ttl => Some(crate::cache_model::ttl_hit_ratio(weights, read_rate, ttl_s, seconds)),
+        Strategy::Invalidate if write_rate <= 0.0 => Some(crate::cache_model::ttl_hit_ratio(weights, read_rate, ttl_s, seconds)),
         Strategy::Invalidate => Some(weights.iter().map(|&p| p * hit(p, life(p * write_rate))).sum()),
         Strategy::WriteThrough | Strategy::RefreshAhead => None,
     }
