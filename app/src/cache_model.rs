@@ -156,6 +156,9 @@ pub struct Op {
     pub at: f64,
     pub key: u32,
     pub write: bool,
+    /// Seconds from the operation to its cache action landing: a miss's SET after its MySQL read, a write's
+    /// DELETE or SET after its commit. 0 for instant; the lab's are its measured latencies.
+    pub latency: f64,
 }
 
 /// How the simulated cache treats reads and writes.
@@ -202,37 +205,79 @@ impl Replay {
     }
 }
 
-/// Replays `ops` (in time order) through `policy`, from an empty cache, fills instant.
+/// Replays `ops` (in time order) through `policy`, from an empty cache, without single flight (as the lab
+/// runs): a read that misses reads the version current at its time and its SET lands `latency` later, so reads
+/// in between miss too; a write commits at its time and its DELETE (invalidate) or SET (write-through) lands
+/// `latency` later, so reads in that window still find the old entry (stale). A fill that lands after a
+/// delete puts its older version back: the race that leaves `invalidate` a long tail of stale reads.
 pub fn replay(ops: &[Op], policy: Policy) -> Replay {
-    use std::collections::HashMap;
+    use std::cmp::Ordering;
+    use std::collections::{BinaryHeap, HashMap};
     struct Entry {
         version: u32,
         expires: f64,
     }
+    /// A cache action waiting to land.
+    struct Pending {
+        at: f64,
+        seq: u64,
+        key: u32,
+        /// `Some(version)`: SET that version; `None`: DELETE.
+        set: Option<u32>,
+    }
+    impl PartialEq for Pending {
+        fn eq(&self, other: &Self) -> bool {
+            self.cmp(other) == Ordering::Equal
+        }
+    }
+    impl Eq for Pending {}
+    impl PartialOrd for Pending {
+        fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+            Some(self.cmp(other))
+        }
+    }
+    impl Ord for Pending {
+        // The earliest first (BinaryHeap is a max-heap), in the order they were issued on a tie.
+        fn cmp(&self, other: &Self) -> Ordering {
+            other.at.total_cmp(&self.at).then(other.seq.cmp(&self.seq))
+        }
+    }
+    let ttl = match policy {
+        Policy::None => 0.0,
+        Policy::Ttl { ttl } | Policy::Invalidate { ttl } | Policy::WriteThrough { ttl } | Policy::RefreshAhead { ttl, .. } => ttl,
+    };
     let mut cache: HashMap<u32, Entry> = HashMap::new();
-    // Per key: when each write happened, in order; the version after n writes is n.
+    // Per key: when each write committed, in order; the version after n writes is n.
     let mut writes: HashMap<u32, Vec<f64>> = HashMap::new();
+    let mut pending: BinaryHeap<Pending> = BinaryHeap::new();
+    let mut seq = 0;
+    let mut schedule = |pending: &mut BinaryHeap<Pending>, at: f64, key: u32, set: Option<u32>| {
+        seq += 1;
+        pending.push(Pending { at, seq, key, set });
+    };
     let mut out = Replay::default();
     for op in ops {
+        while pending.peek().is_some_and(|p| p.at <= op.at) {
+            let landed = pending.pop().expect("peeked");
+            match landed.set {
+                Some(version) => cache.insert(landed.key, Entry { version, expires: landed.at + ttl }),
+                None => cache.remove(&landed.key),
+            };
+        }
         let version = writes.get(&op.key).map_or(0, |w| w.len() as u32);
         if op.write {
             writes.entry(op.key).or_default().push(op.at);
             match policy {
-                Policy::Invalidate { .. } => {
-                    cache.remove(&op.key);
-                }
-                Policy::WriteThrough { ttl } => {
-                    cache.insert(op.key, Entry { version: version + 1, expires: op.at + ttl });
-                }
+                Policy::Invalidate { .. } => schedule(&mut pending, op.at + op.latency, op.key, None),
+                Policy::WriteThrough { .. } => schedule(&mut pending, op.at + op.latency, op.key, Some(version + 1)),
                 _ => {}
             }
             continue;
         }
         out.reads += 1;
-        let ttl = match policy {
-            Policy::None => continue,
-            Policy::Ttl { ttl } | Policy::Invalidate { ttl } | Policy::WriteThrough { ttl } | Policy::RefreshAhead { ttl, .. } => ttl,
-        };
+        if policy == Policy::None {
+            continue;
+        }
         match cache.get_mut(&op.key) {
             Some(entry) if op.at < entry.expires => {
                 out.hits += 1;
@@ -242,13 +287,13 @@ pub fn replay(ops: &[Op], policy: Policy) -> Replay {
                 }
                 if let Policy::RefreshAhead { fraction, .. } = policy {
                     if op.at >= entry.expires - fraction * ttl {
-                        *entry = Entry { version, expires: op.at + ttl };
+                        // Pushed out now so that the hits until the refresh lands do not refresh again.
+                        entry.expires = entry.expires.max(op.at + op.latency + ttl);
+                        schedule(&mut pending, op.at + op.latency, op.key, Some(version));
                     }
                 }
             }
-            _ => {
-                cache.insert(op.key, Entry { version, expires: op.at + ttl });
-            }
+            _ => schedule(&mut pending, op.at + op.latency, op.key, Some(version)),
         }
     }
     out
@@ -278,7 +323,7 @@ mod tests {
             }
             let u: f64 = rng.random();
             let key = cumulative.partition_point(|&c| c < u).min(weights.len() - 1) as u32;
-            ops.push(Op { at, key, write: rng.random::<f64>() * total < write_rate });
+            ops.push(Op { at, key, write: rng.random::<f64>() * total < write_rate, latency: 0.0 });
         }
     }
 
@@ -344,5 +389,33 @@ mod tests {
         let refreshed = replay(&ops, Policy::RefreshAhead { ttl, fraction: 0.2 });
         assert!(refreshed.hit_ratio() > ttl_run.hit_ratio());
         assert!(ttl_run.staleness.iter().all(|&age| (0.0..ttl).contains(&age)), "a stale hit is younger than its entry");
+    }
+
+    /// Without single flight, the time a miss's SET takes to land and a write's DELETE takes after its commit
+    /// costs hits (reads in the fill window miss too) and brings stale reads to invalidate and write-through.
+    #[test]
+    fn cache_actions_that_take_time_cost_hits_and_freshness() {
+        let weights = zipf(1000, 1.2);
+        let instant = trace(&weights, 2000.0, 500.0, 60.0, 5);
+        let slow: Vec<Op> = instant.iter().map(|op| Op { latency: 0.002, ..*op }).collect();
+        for policy in [Policy::Ttl { ttl: 1.0 }, Policy::Invalidate { ttl: 1.0 }] {
+            let (fast, late) = (replay(&instant, policy), replay(&slow, policy));
+            assert!(late.hit_ratio() < fast.hit_ratio(), "{policy:?}: {} vs {}", late.hit_ratio(), fast.hit_ratio());
+        }
+        for policy in [Policy::Invalidate { ttl: 5.0 }, Policy::WriteThrough { ttl: 5.0 }] {
+            assert_eq!(replay(&instant, policy).stale, 0, "{policy:?} instant");
+            let late = replay(&slow, policy);
+            assert!(late.stale > 0, "{policy:?}: reads between the commit and the cache action are stale");
+            assert!(late.stale_fraction() < replay(&slow, Policy::Ttl { ttl: 5.0 }).stale_fraction());
+        }
+        // The race: a fill that read the old row lands after the write's delete and stays until its TTL.
+        let race = [
+            Op { at: 0.0, key: 1, write: false, latency: 0.010 },
+            Op { at: 0.001, key: 1, write: true, latency: 0.001 },
+            Op { at: 0.5, key: 1, write: false, latency: 0.0 },
+        ];
+        let r = replay(&race, Policy::Invalidate { ttl: 5.0 });
+        assert_eq!((r.hits, r.stale), (1, 1), "{r:?}");
+        assert!((r.staleness[0] - 0.499).abs() < 1e-9);
     }
 }
