@@ -17,11 +17,15 @@
 //! So P(k-th miss ≤ D) = P(Gamma(k, λ) ≤ D − (k − 1)T) and E[misses] = Σₖ P(Gamma(k, λ) ≤ D − (k − 1)T), about
 //! D/T + 1 terms. The hit ratio is 1 − Σᵢ E[missesᵢ] / Σᵢ λᵢD. In the long run this tends to λT / (1 + λT).
 //!
-//! # Stale reads under `ttl`, in the long run
+//! # Stale reads under `ttl`
 //!
 //! A hit at age a of its entry is stale when a write came in the last a seconds: 1 − e^(−μa). Hits land
 //! uniformly over the entry's life [0, T), so the stale share of an item's hits is 1 − (1 − e^(−μT))/(μT), and of
-//! all reads Σ pᵢhᵢ[1 − (1 − e^(−μᵢT))/(μᵢT)], pᵢ the item's share of reads.
+//! all reads Σ pᵢhᵢ[1 − (1 − e^(−μᵢT))/(μᵢT)], pᵢ the item's share of reads, hᵢ its hit ratio (over the run, from
+//! the exact count above; exact in the long run, and close over a short one, where an entry cut off by the run's
+//! end holds its hits nearer its start). Under `invalidate` and `write_through` stale reads come only from the
+//! time cache actions take (the commit-to-delete window, a fill landing after a delete): the simulator counts
+//! them from the operations' latencies; no closed form is claimed.
 
 /// P(X ≤ x) for X ~ Gamma(shape k, rate 1), the regularized lower incomplete gamma function P(k, x), by its
 /// series below k + 1 and its continued fraction above (Numerical Recipes' split, accurate to ~1e-14).
@@ -126,18 +130,24 @@ pub fn ttl_hit_ratio(weights: &[f64], read_rate: f64, ttl: f64, duration: f64) -
     (1.0 - misses / reads).clamp(0.0, 1.0)
 }
 
-/// The long-run share of all reads that are stale under `ttl` (see the module's documentation); `weights` are
-/// the items' shares of both reads and writes.
-pub fn ttl_stale_fraction(weights: &[f64], read_rate: f64, write_rate: f64, ttl: f64) -> f64 {
-    weights
+/// The share of all reads that are stale under `ttl` over a run of `duration` seconds from an empty cache (see
+/// the module's documentation: each item's hits, from the exact finite-run count, times the stationary stale
+/// share of a hit); `weights` are the items' shares of both reads and writes.
+pub fn ttl_stale_fraction(weights: &[f64], read_rate: f64, write_rate: f64, ttl: f64, duration: f64) -> f64 {
+    let reads = read_rate * duration;
+    if reads <= 0.0 {
+        return 0.0;
+    }
+    let stale: f64 = weights
         .iter()
         .map(|&p| {
             let (lambda, mu) = (p * read_rate, p * write_rate);
-            let hit = lambda * ttl / (1.0 + lambda * ttl);
+            let hits = lambda * duration - ttl_expected_misses(lambda, ttl, duration);
             let fresh = if mu * ttl < 1e-12 { 1.0 } else { (1.0 - (-mu * ttl).exp()) / (mu * ttl) };
-            p * hit * (1.0 - fresh)
+            hits.max(0.0) * (1.0 - fresh)
         })
-        .sum()
+        .sum();
+    stale / reads
 }
 
 /// The long-run hit ratio of one item under write-through: a write refreshes the entry and restarts its TTL, so
@@ -375,7 +385,7 @@ mod tests {
         let (read_rate, write_rate, ttl, duration) = (800.0, 200.0, 2.0, 400.0);
         let ops = trace(&weights, read_rate, write_rate, duration, 11);
         let ttl_run = replay(&ops, Policy::Ttl { ttl });
-        let stale = ttl_stale_fraction(&weights, read_rate, write_rate, ttl);
+        let stale = ttl_stale_fraction(&weights, read_rate, write_rate, ttl, duration);
         assert!((ttl_run.stale_fraction() - stale).abs() * 100.0 < 0.5, "{} vs {stale}", ttl_run.stale_fraction());
         let wt = replay(&ops, Policy::WriteThrough { ttl });
         let predicted: f64 = weights.iter().map(|&p| p * write_through_hit_ratio(p * read_rate, p * write_rate, ttl)).sum();

@@ -247,6 +247,23 @@ pub fn zipf_weights(n: u32, s: f64) -> Vec<f64> {
     raw.into_iter().map(|w| w / total).collect()
 }
 
+/// The share of reads `strategy` should see stale over a run of `seconds` (see [`crate::cache_model`]); `None`
+/// where the model has no form for it.
+pub fn predicted_stale_fraction(
+    strategy: Strategy,
+    weights: &[f64],
+    read_rate: f64,
+    write_rate: f64,
+    ttl_s: f64,
+    seconds: f64,
+) -> Option<f64> {
+    match strategy {
+        Strategy::None => Some(0.0),
+        Strategy::Ttl => Some(crate::cache_model::ttl_stale_fraction(weights, read_rate, write_rate, ttl_s, seconds)),
+        _ => None,
+    }
+}
+
 /// The hit ratio `strategy` should reach over a run of `seconds` from an empty cache, from the weights, the
 /// read and write rates (per second) and the TTL; `None` for the strategies the model does not cover. See the
 /// module's documentation.
@@ -307,6 +324,10 @@ pub struct StrategyResult {
     pub prediction_off: bool,
     pub stale_reads: u64,
     pub stale_fraction: f64,
+    /// The stale fraction the model predicts, where it has a form (`ttl`; 0 for `none`). Absent in reports
+    /// written before it existed.
+    #[serde(default)]
+    pub predicted_stale_fraction: Option<f64>,
     pub staleness_p50_ms: f64,
     pub staleness_p99_ms: f64,
     pub read_p50_us: u64,
@@ -364,14 +385,14 @@ impl LabReport {
     /// One line per strategy run, for the CSV download.
     pub fn to_csv(&self) -> String {
         let mut out = String::from(
-            "strategy,ttl,sweep,seconds,reads,writes,hit_ratio,predicted_hit_ratio,stale_reads,stale_fraction,staleness_p50_ms,staleness_p99_ms,read_p50_us,read_p95_us,read_p99_us,mysql_reads_per_s,offload\n",
+            "strategy,ttl,sweep,seconds,reads,writes,hit_ratio,predicted_hit_ratio,stale_reads,stale_fraction,staleness_p50_ms,staleness_p99_ms,read_p50_us,read_p95_us,read_p99_us,mysql_reads_per_s,offload,predicted_stale_fraction\n",
         );
         let (main, sweep) = self.ordered();
         let rows = main.into_iter().map(|r| (r, false)).chain(sweep.into_iter().map(|r| (r, true)));
         for (r, sweep) in rows {
             let opt = |v: Option<f64>| v.map(|v| format!("{v:.4}")).unwrap_or_default();
             out.push_str(&format!(
-                "{},{},{},{:.3},{},{},{:.4},{},{},{:.4},{:.3},{:.3},{},{},{},{:.1},{}\n",
+                "{},{},{},{:.3},{},{},{:.4},{},{},{:.4},{:.3},{:.3},{},{},{},{:.1},{},{}\n",
                 r.strategy.map(Strategy::name).unwrap_or_default(),
                 r.ttl,
                 sweep,
@@ -389,6 +410,7 @@ impl LabReport {
                 r.read_p99_us,
                 r.mysql_reads_per_s,
                 opt(r.offload),
+                opt(r.predicted_stale_fraction),
             ));
         }
         out
@@ -404,16 +426,16 @@ pub fn table(report: &LabReport) -> String {
         _ => String::new(),
     };
     let mut out = format!(
-        "{} items, Zipf {}, {:.0} % reads, concurrency {}, {bound} per strategy, seed {}: {:?}\n{:<14} {:>5} {:>9} {:>8} {:>6} {:>9} {:>7} {:>9} {:>9} {:>9} {:>10} {:>8}\n",
+        "{} items, Zipf {}, {:.0} % reads, concurrency {}, {bound} per strategy, seed {}: {:?}\n{:<14} {:>5} {:>9} {:>8} {:>6} {:>9} {:>7} {:>9} {:>9} {:>9} {:>9} {:>10} {:>8}\n",
         s.items, s.zipf, s.read_ratio * 100.0, s.concurrency, s.seed, report.state,
-        "strategy", "ttl", "reads", "writes", "hit %", "predicted", "stale %", "stale p99", "read p50", "read p99", "MySQL r/s", "offload"
+        "strategy", "ttl", "reads", "writes", "hit %", "predicted", "stale %", "predicted", "stale p99", "read p50", "read p99", "MySQL r/s", "offload"
     );
     let (main, sweep) = report.ordered();
     for r in main.into_iter().chain(sweep) {
         let predicted =
             r.predicted_hit_ratio.map_or("-".into(), |p| format!("{:.1}{}", p * 100.0, if r.prediction_off { " !" } else { "" }));
         out.push_str(&format!(
-            "{:<14} {:>5} {:>9} {:>8} {:>6.1} {:>9} {:>7.2} {:>7.1}ms {:>7}µs {:>7}µs {:>10.0} {:>8}\n",
+            "{:<14} {:>5} {:>9} {:>8} {:>6.1} {:>9} {:>7.2} {:>9} {:>7.1}ms {:>7}µs {:>7}µs {:>10.0} {:>8}\n",
             r.strategy.map(Strategy::name).unwrap_or_default(),
             r.ttl,
             r.reads,
@@ -421,6 +443,7 @@ pub fn table(report: &LabReport) -> String {
             r.hit_ratio * 100.0,
             predicted,
             r.stale_fraction * 100.0,
+            r.predicted_stale_fraction.map_or("-".into(), |p| format!("{:.2}", p * 100.0)),
             r.staleness_p99_ms,
             r.read_p50_us,
             r.read_p99_us,
@@ -452,6 +475,7 @@ impl LabReport {
                 Metric::new(&group, "hit ratio", Some(r.hit_ratio), Unit::Share, Some(true)),
                 Metric::new(&group, "predicted hit ratio", r.predicted_hit_ratio, Unit::Share, None),
                 Metric::new(&group, "stale reads", Some(r.stale_fraction), Unit::Share, Some(false)),
+                Metric::new(&group, "predicted stale reads", r.predicted_stale_fraction, Unit::Share, None),
                 Metric::new(&group, "staleness p99", Some(r.staleness_p99_ms * 1000.0), Unit::Micros, Some(false)),
                 Metric::new(&group, "read p50", Some(r.read_p50_us as f64), Unit::Micros, Some(false)),
                 Metric::new(&group, "read p99", Some(r.read_p99_us as f64), Unit::Micros, Some(false)),

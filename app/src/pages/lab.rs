@@ -397,7 +397,8 @@ fn LabTable(results: Vec<StrategyResult>, id: &'static str) -> impl IntoView {
                         <td>{name(&r)}</td><td>{format!("{} s", r.ttl)}</td><td>{r.reads}</td><td>{r.writes}</td>
                         <td class="hit-ratio">{pct(r.hit_ratio)}</td>
                         <td>{r.predicted_hit_ratio.map(pct).unwrap_or_else(|| "—".into())}{r.prediction_off.then_some(" ⚠")}</td>
-                        <td>{format!("{} ({})", r.stale_reads, pct(r.stale_fraction))}</td>
+                        <td>{format!("{} ({})", r.stale_reads, pct(r.stale_fraction))}
+                            {r.predicted_stale_fraction.map(|p| view! { <span class="predicted">{format!(", predicted {}", pct(p))}</span> })}</td>
                         <td>{format!("{} / {} ms", one_decimal(r.staleness_p50_ms), one_decimal(r.staleness_p99_ms))}</td>
                         <td>{format!("{} / {} / {}", format_us(r.read_p50_us), format_us(r.read_p95_us), format_us(r.read_p99_us))}</td>
                         <td>{r.mysql_reads_per_s.round() as i64}</td>

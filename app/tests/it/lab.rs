@@ -75,6 +75,13 @@ async fn each_strategy_buys_what_it_should_and_the_model_predicts_ttl() {
     }
     assert_eq!((f("none", "hit_ratio"), f("none", "stale_reads")), (0.0, 0.0), "{}", r["none"]);
     assert!(f("ttl", "stale_reads") > 0.0, "writes within the TTL leave stale entries: {}", r["ttl"]);
+    // The predicted stale fraction sits beside the measured one (the accuracy grid is issue 27's).
+    let (stale, predicted_stale) = (f("ttl", "stale_fraction"), f("ttl", "predicted_stale_fraction"));
+    assert!(
+        predicted_stale > 0.0 && (stale - predicted_stale).abs() < 0.1,
+        "ttl stale: measured {stale:.3}, predicted {predicted_stale:.3}"
+    );
+    assert_eq!(r["none"]["predicted_stale_fraction"], 0.0);
     for s in ["invalidate", "write_through"] {
         assert!(f(s, "stale_fraction") * 3.0 < f("ttl", "stale_fraction"), "{s} vs ttl: {} / {}", r[s], r["ttl"]);
     }

@@ -25,7 +25,7 @@ use rand::{rngs::SmallRng, Rng, SeedableRng};
 use rand_distr::{Distribution, Zipf};
 
 use crate::error::{AppError, AppResult};
-use crate::lab::{predicted_hit_ratio, zipf_weights, LabState, Strategy, StrategyResult, DISAGREE_POINTS};
+use crate::lab::{predicted_hit_ratio, predicted_stale_fraction, zipf_weights, LabState, Strategy, StrategyResult, DISAGREE_POINTS};
 use crate::server::cache::delete_prefixed;
 use crate::server::clock::unix_ms;
 use crate::server::state::runs::Run;
@@ -79,6 +79,7 @@ async fn run_strategies(state: &AppState, run: &Arc<LabRun>, namespace: &str) ->
         }
         let (read_rate, write_rate) = (result.reads as f64 / result.seconds, result.writes as f64 / result.seconds);
         result.predicted_hit_ratio = predicted_hit_ratio(strategy, &weights, read_rate, write_rate, ttl as f64, result.seconds);
+        result.predicted_stale_fraction = predicted_stale_fraction(strategy, &weights, read_rate, write_rate, ttl as f64, result.seconds);
         result.prediction_off = result.predicted_hit_ratio.is_some_and(|p| (p - result.hit_ratio).abs() * 100.0 > DISAGREE_POINTS);
         result.offload = run.baseline_mysql_reads_per_s().filter(|&b| b > 0.0).map(|b| 1.0 - result.mysql_reads_per_s / b);
         run.record(result, sweep);
@@ -235,6 +236,7 @@ fn summarize(shared: &StrategyRun, seconds: f64) -> StrategyResult {
         hits,
         hit_ratio: ratio(hits, reads),
         predicted_hit_ratio: None,
+        predicted_stale_fraction: None,
         prediction_off: false,
         stale_reads: stale,
         stale_fraction: ratio(stale, reads),
