@@ -5,9 +5,10 @@
 //! Each strategy run replays the same workload (the same seed gives every worker the same stream of items and
 //! operations), on a freshly seeded `cachelens_lab_items` ([`table`]), with the run's keys
 //! (`<prefix>:lab:<run>:<id>`) emptied before it and deleted after the lab. Caching here is plain
-//! cache-aside without single flight, so the strategies' known races show: under `invalidate`, a reader that
-//! missed and read the old row can SET it after a concurrent write's delete, and that stale entry stays until
-//! its TTL; under `write_through`, two writers' SETs can land out of order.
+//! cache-aside without single flight, so the strategies' known windows and races show: under `invalidate` most
+//! stale reads fall between a commit's OK and its DELETE landing, and a reader that missed and read the old row
+//! can SET it after a concurrent write's delete (that entry stays until its TTL: the long tail); `write_through`
+//! has the same window before its SET and the same reader race, and two writers' SETs can land out of order.
 
 mod history;
 mod record;
