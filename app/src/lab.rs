@@ -68,12 +68,6 @@ impl Strategy {
         }
     }
 
-    pub fn parse(name: &str) -> AppResult<Self> {
-        Self::ALL.into_iter().find(|s| s.name() == name.trim()).ok_or_else(|| {
-            AppError::Invalid(format!("strategies: unknown strategy {name:?} (none, ttl, invalidate, write_through, refresh_ahead)"))
-        })
-    }
-
     /// Whether a TTL sweep runs it once per TTL.
     pub fn swept(self) -> bool {
         matches!(self, Strategy::Ttl | Strategy::RefreshAhead)
@@ -517,7 +511,6 @@ mod tests {
             },
             "ttls",
         );
-        assert!(Strategy::parse("lru").unwrap_err().to_string().contains("unknown strategy \"lru\""));
     }
 
     #[test]

@@ -242,8 +242,9 @@ async fn follow<R: Run>(spec: R::Spec, json: bool, resolved: Resolved) -> AppRes
         }
     }
     bar.finish_and_clear();
-    print_report(&run.report(), json);
-    match run.report().failure() {
+    let report = run.report();
+    print_report(&report, json);
+    match report.failure() {
         Some(why) => Err(AppError::Internal(why)),
         None => Ok(()),
     }

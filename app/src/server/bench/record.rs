@@ -157,7 +157,7 @@ mod tests {
     use super::*;
 
     fn progress_of(samples: impl Iterator<Item = u64>) -> PathReport {
-        let run = BenchRun::new(RunCore::new(1, BenchRun::KIND), BenchSpec::new(1, 1, vec![QueryPath::Mysql])).unwrap();
+        let run = BenchRun::new(RunCore::new(1), BenchSpec::new(1, 1, vec![QueryPath::Mysql])).unwrap();
         let mut h = run.paths[0].histogram.lock().unwrap();
         for s in samples {
             h.record(s).unwrap();

@@ -249,7 +249,6 @@ fn origin_of(id: &str, matches: Option<&ArgMatches>, file: Option<&FileLayer>) -
 /// The environment variable of the flag `id`, as its `#[arg(env)]` names it.
 fn env_name(id: &str) -> String {
     let cmd = ConnectionArgs::augment_args(clap::Command::new("cachelens"));
-    // Only flags of ConnectionArgs itself have an origin worth saying; the tuning ones are listed by value.
     let name = cmd.get_arguments().find(|a| a.get_id() == id).and_then(|a| a.get_env()).map(|e| e.to_string_lossy().into_owned());
     name.unwrap_or_default()
 }

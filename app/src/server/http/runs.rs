@@ -53,8 +53,7 @@ impl<R: Run> Found<R> {
 /// Cancels run `id` of kind `R` if it is going, and answers once it has stopped.
 pub(crate) async fn cancel_run<R: Run>(state: &AppState, id: u64) {
     if let Some(run) = state.registry.get::<R>(id) {
-        run.core().cancel();
-        run.core().wait().await;
+        run.core().stop().await;
     }
 }
 
@@ -114,16 +113,18 @@ pub(crate) async fn compare<R: Run>(state: &AppState, a: u64, b: u64) -> Result<
 
 /// The kind of run `id`: one in progress or just finished, or one the history keeps.
 pub(crate) async fn kind_of(state: &AppState, id: u64) -> Result<&'static str, AppError> {
-    for kind in [BenchRun::KIND, LabRun::KIND] {
-        let live = match kind {
-            BenchRun::KIND => state.registry.get::<BenchRun>(id).is_some(),
-            _ => state.registry.get::<LabRun>(id).is_some(),
-        };
-        if live || state.history.get(&state.db, kind, id).await?.is_some() {
-            return Ok(kind);
-        }
+    if holds::<BenchRun>(state, id).await? {
+        return Ok(BenchRun::KIND);
+    }
+    if holds::<LabRun>(state, id).await? {
+        return Ok(LabRun::KIND);
     }
     Err(AppError::NotFound(format!("no run {id}")))
+}
+
+/// Whether run `id` is of kind `R`, in memory or in the history.
+async fn holds<R: Run>(state: &AppState, id: u64) -> Result<bool, AppError> {
+    Ok(state.registry.get::<R>(id).is_some() || state.history.get(&state.db, R::KIND, id).await?.is_some())
 }
 
 /// The finished runs of kind `R` to choose from, newest first, with how many wait for MySQL.
@@ -213,8 +214,7 @@ async fn report<R: Run>(State(state): State<AppState>, Path(id): Path<u64>) -> R
 async fn cancel<R: Run>(State(state): State<AppState>, Path(id): Path<u64>) -> Result<Response, AppError> {
     let found = find::<R>(&state, id).await?;
     if let Found::Live(run) = &found {
-        run.core().cancel();
-        run.core().wait().await;
+        run.core().stop().await;
     }
     Ok(Json(found.report()).into_response())
 }

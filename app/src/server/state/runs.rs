@@ -64,15 +64,14 @@ pub trait Run: Send + Sync + Sized + 'static {
 /// The part of a run every kind has.
 pub struct RunCore {
     pub id: u64,
-    pub kind: &'static str,
     pub started_at_ms: u64,
     cancel: AtomicBool,
     finished: tokio::sync::watch::Sender<bool>,
 }
 
 impl RunCore {
-    pub fn new(id: u64, kind: &'static str) -> Self {
-        Self { id, kind, started_at_ms: unix_ms(), cancel: AtomicBool::new(false), finished: tokio::sync::watch::channel(false).0 }
+    pub fn new(id: u64) -> Self {
+        Self { id, started_at_ms: unix_ms(), cancel: AtomicBool::new(false), finished: tokio::sync::watch::channel(false).0 }
     }
 
     pub fn cancel(&self) {
@@ -92,6 +91,12 @@ impl RunCore {
         self.finished.send_replace(true);
     }
 
+    /// Asks the run to stop and resolves once it has.
+    pub async fn stop(&self) {
+        self.cancel();
+        self.wait().await;
+    }
+
     /// Resolves once the run has ended (done, cancelled or failed).
     pub async fn wait(&self) {
         let mut finished = self.finished.subscribe();
@@ -102,6 +107,7 @@ impl RunCore {
 /// A run of some kind, as the registry holds it.
 trait Held: Send + Sync {
     fn core(&self) -> &RunCore;
+    fn kind(&self) -> &'static str;
     fn noun(&self) -> &'static str;
     fn as_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync>;
 }
@@ -109,6 +115,9 @@ trait Held: Send + Sync {
 impl<R: Run> Held for R {
     fn core(&self) -> &RunCore {
         Run::core(self)
+    }
+    fn kind(&self) -> &'static str {
+        R::KIND
     }
     fn noun(&self) -> &'static str {
         R::NOUN
@@ -149,7 +158,7 @@ impl Registry {
                 R::NOUN
             )));
         }
-        let run = Arc::new(R::new(RunCore::new(super::run_history::new_run_id(), R::KIND), spec)?);
+        let run = Arc::new(R::new(RunCore::new(super::run_history::new_run_id()), spec)?);
         if runs.len() == KEEP {
             runs.pop_front();
         }
@@ -160,12 +169,12 @@ impl Registry {
     /// The run in progress, if any: its kind and id.
     pub fn running(&self) -> Option<(&'static str, u64)> {
         let runs = self.runs.lock().expect("run registry");
-        runs.iter().find(|r| r.core().is_running()).map(|r| (r.core().kind, r.core().id))
+        runs.iter().find(|r| r.core().is_running()).map(|r| (r.kind(), r.core().id))
     }
 
     pub fn get<R: Run>(&self, id: u64) -> Option<Arc<R>> {
         let runs = self.runs.lock().expect("run registry");
-        let held = runs.iter().find(|r| r.core().id == id && r.core().kind == R::KIND)?.clone();
+        let held = runs.iter().find(|r| r.core().id == id && r.kind() == R::KIND)?.clone();
         held.as_any().downcast::<R>().ok()
     }
 
@@ -185,11 +194,11 @@ impl Registry {
     /// The reports of the runs of kind `R` held here, newest first.
     pub fn list<R: Run>(&self) -> Vec<R::Report> {
         let runs: Vec<Arc<dyn Held>> = self.runs.lock().expect("run registry").iter().rev().cloned().collect();
-        runs.into_iter().filter(|r| r.core().kind == R::KIND).filter_map(|r| r.as_any().downcast::<R>().ok()).map(|r| r.report()).collect()
+        runs.into_iter().filter(|r| r.kind() == R::KIND).filter_map(|r| r.as_any().downcast::<R>().ok()).map(|r| r.report()).collect()
     }
 }
 
 /// A run outside any registry, for the CLI.
 pub fn standalone<R: Run>(spec: R::Spec) -> AppResult<Arc<R>> {
-    Ok(Arc::new(R::new(RunCore::new(1, R::KIND), spec)?))
+    Ok(Arc::new(R::new(RunCore::new(1), spec)?))
 }
