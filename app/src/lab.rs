@@ -4,29 +4,23 @@
 //! # The predictions
 //!
 //! Reads of item i arrive as a Poisson stream of rate λᵢ = pᵢ·Λ, with pᵢ the item's Zipf weight and Λ the
-//! measured read rate; writes of it at μᵢ = pᵢ·W. An entry is filled by a miss and lives until its TTL T ends it
-//! (or, under `invalidate`, a write deletes it). Each life is one miss followed by the hits that land in it, so
-//! in the long run the item's hit ratio is hᵢ = λᵢ·Lᵢ / (1 + λᵢ·Lᵢ), Lᵢ the entry's expected life:
-//! - `ttl`: Lᵢ = T, so hᵢ = λᵢT / (1 + λᵢT);
-//! - `invalidate`: the life ends at T or at the first write, whichever comes first: Lᵢ = (1 − e^(−μᵢT)) / μᵢ;
-//! - `none`: 0.
-//!
-//! A run lasts D seconds from an empty cache, and a short run is dominated by each item's first miss, so the
-//! prediction counts misses over the run instead. For `ttl` it is exact ([`crate::cache_model`]: the k-th miss
-//! of an item comes at (k − 1)T plus k exponential waits). For `invalidate` it is still an approximation: the
-//! first read of the item (probability 1 − e^(−λᵢD)), then one miss per cycle of an entry's life plus the wait
-//! for the next read, Lᵢ + 1/λᵢ, over the time left after the first life:
-//! missesᵢ ≈ (1 − e^(−λᵢD))·(1 + max(0, D − Lᵢ) / (Lᵢ + 1/λᵢ)), hᵢ = 1 − missesᵢ / (λᵢD). It lets every item
-//! repeat its cycle over the whole D − L whenever its first miss came, so it runs low for lukewarm items (issue
-//! 27 replaces it); as D grows it tends to the long-run hᵢ above.
-//! The whole hit ratio is Σ pᵢ·hᵢ (reads weighted). Assumptions: arrivals independent and Poisson (the workers draw items
-//! independently, but a worker's next request waits for its last, so at high load arrivals are smoother than
-//! Poisson), fills instantaneous (a read during a fill waits for it, as single flight does, and counts as a
-//! hit only if it found the entry), and the rates constant over the run. `write_through` and `refresh_ahead`
-//! are not predicted: their entries outlive their TTL in ways that depend on the write and hit timing.
+//! measured read rate; writes of it at μᵢ = pᵢ·W. Every strategy is predicted by [`crate::cache_model::predict`]
+//! from those rates, the run's length D (from an empty cache) and two latencies the run measures: the fill
+//! window (a miss to its SET landing: the lab has no single flight, so reads of the key in it miss too) and
+//! the action window (a write's commit to its DELETE or SET landing: reads in it find the old entry). Per item
+//! it counts the fills over the run with each strategy's mean entry life — `ttl`: T; `invalidate`: T or the
+//! first write's DELETE, whichever comes first; `write_through`: until T passes with neither a fill nor a
+//! write, (e^(μT) − 1)/μ, and a write refills an empty entry without a miss; `refresh_ahead`: a chain of lives
+//! renewed while a read lands in each one's last fraction of T. `ttl` is exact; the others' lives vary, which the
+//! fixed-life count approximates (within a point of the simulator on its grid). Stale reads: `ttl` and
+//! `refresh_ahead` the hits' share aged past a write; `invalidate` and `write_through` the reads in the action
+//! window, a lower bound (a fill that read the old row and lands after a delete adds a tail). Offload is per
+//! read. Assumptions: arrivals independent and Poisson (a closed-loop worker's next request waits for its last,
+//! so at high load arrivals are smoother than Poisson), rates constant over the run.
 
 use serde::{Deserialize, Serialize};
 
+use crate::cache_model::{Policy, Prediction, Workload};
 use crate::error::{AppError, AppResult};
 use crate::model::MAX_TTL_S;
 
@@ -241,45 +235,21 @@ pub fn zipf_weights(n: u32, s: f64) -> Vec<f64> {
     raw.into_iter().map(|w| w / total).collect()
 }
 
-/// The share of reads `strategy` should see stale over a run of `seconds` (see [`crate::cache_model`]); `None`
-/// where the model has no form for it.
-pub fn predicted_stale_fraction(
-    strategy: Strategy,
-    weights: &[f64],
-    read_rate: f64,
-    write_rate: f64,
-    ttl_s: f64,
-    seconds: f64,
-) -> Option<f64> {
+/// The simulator's and the closed forms' name for `strategy` at `ttl` seconds.
+pub fn policy(strategy: Strategy, ttl: f64, refresh_fraction: f64) -> Policy {
     match strategy {
-        Strategy::None => Some(0.0),
-        Strategy::Ttl => Some(crate::cache_model::ttl_stale_fraction(weights, read_rate, write_rate, ttl_s, seconds)),
-        _ => None,
+        Strategy::None => Policy::None,
+        Strategy::Ttl => Policy::Ttl { ttl },
+        Strategy::Invalidate => Policy::Invalidate { ttl },
+        Strategy::WriteThrough => Policy::WriteThrough { ttl },
+        Strategy::RefreshAhead => Policy::RefreshAhead { ttl, fraction: refresh_fraction },
     }
 }
 
-/// The hit ratio `strategy` should reach over a run of `seconds` from an empty cache, from the weights, the
-/// read and write rates (per second) and the TTL; `None` for the strategies the model does not cover. See the
-/// module's documentation.
-pub fn predicted_hit_ratio(strategy: Strategy, weights: &[f64], read_rate: f64, write_rate: f64, ttl_s: f64, seconds: f64) -> Option<f64> {
-    let life = |mu: f64| if mu * ttl_s < 1e-9 { ttl_s } else { (1.0 - (-mu * ttl_s).exp()) / mu };
-    let hit = |p: f64, life: f64| {
-        let lambda = p * read_rate;
-        let reads = lambda * seconds;
-        if reads <= 0.0 {
-            return 0.0;
-        }
-        let misses = (1.0 - (-reads).exp()) * (1.0 + (seconds - life).max(0.0) / (life + 1.0 / lambda));
-        (1.0 - misses / reads).max(0.0)
-    };
-    match strategy {
-        Strategy::None => Some(0.0),
-        // Without writes nothing deletes an entry: invalidate is ttl, and the exact form holds for both.
-        Strategy::Ttl => Some(crate::cache_model::ttl_hit_ratio(weights, read_rate, ttl_s, seconds)),
-        Strategy::Invalidate if write_rate <= 0.0 => Some(crate::cache_model::ttl_hit_ratio(weights, read_rate, ttl_s, seconds)),
-        Strategy::Invalidate => Some(weights.iter().map(|&p| p * hit(p, life(p * write_rate))).sum()),
-        Strategy::WriteThrough | Strategy::RefreshAhead => None,
-    }
+/// What `strategy` should do to `work` (the run's measured rates and cache-action latencies): see the module's
+/// documentation and [`crate::cache_model::predict`].
+pub fn predict(strategy: Strategy, ttl: f64, refresh_fraction: f64, work: &Workload) -> Prediction {
+    crate::cache_model::predict(policy(strategy, ttl, refresh_fraction), work)
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -318,8 +288,8 @@ pub struct StrategyResult {
     pub prediction_off: bool,
     pub stale_reads: u64,
     pub stale_fraction: f64,
-    /// The stale fraction the model predicts, where it has a form (`ttl`; 0 for `none`). Absent in reports
-    /// written before it existed.
+    /// The stale fraction the model predicts (for `invalidate` and `write_through` a lower bound: the
+    /// commit-to-action window only). Absent in reports written before it existed.
     #[serde(default)]
     pub predicted_stale_fraction: Option<f64>,
     pub staleness_p50_ms: f64,
@@ -327,10 +297,22 @@ pub struct StrategyResult {
     pub read_p50_us: u64,
     pub read_p95_us: u64,
     pub read_p99_us: u64,
+    /// Reads of MySQL: the misses' and the background refreshes'.
     pub mysql_reads: u64,
     pub mysql_reads_per_s: f64,
-    /// 1 − MySQL reads/s ÷ `none`'s, when `none` ran.
+    /// The share of the application's reads that did not reach MySQL, 1 − MySQL reads ÷ reads (a refresh counts as
+    /// a MySQL read). Per read, not per second: the workers are closed-loop, so a strategy that answers faster is
+    /// also asked more. (Reports written before this measured it per second against `none`.)
     pub offload: Option<f64>,
+    /// The offload the model predicts.
+    #[serde(default)]
+    pub predicted_offload: Option<f64>,
+    /// Mean ms from a miss to its SET landing, and from a write's commit to its DELETE or SET landing: the
+    /// windows the model counts (0 in reports written before they were measured).
+    #[serde(default)]
+    pub fill_ms: f64,
+    #[serde(default)]
+    pub action_ms: f64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -379,14 +361,14 @@ impl LabReport {
     /// One line per strategy run, for the CSV download.
     pub fn to_csv(&self) -> String {
         let mut out = String::from(
-            "strategy,ttl,sweep,seconds,reads,writes,hit_ratio,predicted_hit_ratio,stale_reads,stale_fraction,staleness_p50_ms,staleness_p99_ms,read_p50_us,read_p95_us,read_p99_us,mysql_reads_per_s,offload,predicted_stale_fraction\n",
+            "strategy,ttl,sweep,seconds,reads,writes,hit_ratio,predicted_hit_ratio,stale_reads,stale_fraction,staleness_p50_ms,staleness_p99_ms,read_p50_us,read_p95_us,read_p99_us,mysql_reads_per_s,offload,predicted_stale_fraction,predicted_offload,fill_ms,action_ms\n",
         );
         let (main, sweep) = self.ordered();
         let rows = main.into_iter().map(|r| (r, false)).chain(sweep.into_iter().map(|r| (r, true)));
         for (r, sweep) in rows {
             let opt = |v: Option<f64>| v.map(|v| format!("{v:.4}")).unwrap_or_default();
             out.push_str(&format!(
-                "{},{},{},{:.3},{},{},{:.4},{},{},{:.4},{:.3},{:.3},{},{},{},{:.1},{},{}\n",
+                "{},{},{},{:.3},{},{},{:.4},{},{},{:.4},{:.3},{:.3},{},{},{},{:.1},{},{},{},{:.3},{:.3}\n",
                 r.strategy.map(Strategy::name).unwrap_or_default(),
                 r.ttl,
                 sweep,
@@ -405,6 +387,9 @@ impl LabReport {
                 r.mysql_reads_per_s,
                 opt(r.offload),
                 opt(r.predicted_stale_fraction),
+                opt(r.predicted_offload),
+                r.fill_ms,
+                r.action_ms,
             ));
         }
         out
@@ -475,6 +460,7 @@ impl LabReport {
                 Metric::new(&group, "read p99", Some(r.read_p99_us as f64), Unit::Micros, Some(false)),
                 Metric::new(&group, "MySQL reads", Some(r.mysql_reads_per_s), Unit::PerSecond, Some(false)),
                 Metric::new(&group, "MySQL offload", r.offload, Unit::Share, Some(true)),
+                Metric::new(&group, "predicted offload", r.predicted_offload, Unit::Share, None),
             ]);
         }
         out
@@ -541,20 +527,29 @@ mod tests {
     fn the_model_matches_its_limits() {
         let uniform = zipf_weights(100, 0.0);
         assert!((uniform.iter().sum::<f64>() - 1.0).abs() < 1e-9);
+        let hit = |strategy, weights: &[f64], read_rate, write_rate, ttl, duration| {
+            let work = Workload { weights, read_rate, write_rate, duration, fill_latency: 0.0, action_latency: 0.0 };
+            predict(strategy, ttl, 0.2, &work).hit_ratio
+        };
         // One item read 10 times a second with a 1 s TTL: in the long run 10 hits per miss.
         let one = [1.0];
-        let long = predicted_hit_ratio(Strategy::Ttl, &one, 10.0, 0.0, 1.0, 100_000.0).unwrap();
+        let long = hit(Strategy::Ttl, &one, 10.0, 0.0, 1.0, 100_000.0);
         assert!((long - 10.0 / 11.0).abs() < 1e-4, "{long}");
         // A run shorter than the TTL: one miss, the rest hits.
-        let short = predicted_hit_ratio(Strategy::Ttl, &one, 10.0, 0.0, 5.0, 2.0).unwrap();
+        let short = hit(Strategy::Ttl, &one, 10.0, 0.0, 5.0, 2.0);
         assert!((short - (1.0 - 1.0 / 20.0)).abs() < 1e-6, "{short}");
-        // Without writes, invalidate is ttl; with writes it is lower; none is 0.
+        // Without writes, invalidate and write-through are ttl; with writes invalidate is lower and write-through
+        // higher; none is 0.
         let w = zipf_weights(1000, 1.0);
-        let ttl = predicted_hit_ratio(Strategy::Ttl, &w, 1000.0, 0.0, 5.0, 60.0).unwrap();
-        assert!((predicted_hit_ratio(Strategy::Invalidate, &w, 1000.0, 0.0, 5.0, 60.0).unwrap() - ttl).abs() < 1e-9);
-        assert!(predicted_hit_ratio(Strategy::Invalidate, &w, 1000.0, 100.0, 5.0, 60.0).unwrap() < ttl);
-        assert_eq!(predicted_hit_ratio(Strategy::None, &w, 1000.0, 100.0, 5.0, 60.0), Some(0.0));
+        let ttl = hit(Strategy::Ttl, &w, 1000.0, 0.0, 5.0, 60.0);
+        for s in [Strategy::Invalidate, Strategy::WriteThrough] {
+            assert!((hit(s, &w, 1000.0, 0.0, 5.0, 60.0) - ttl).abs() < 1e-9, "{s:?}");
+        }
+        assert!(hit(Strategy::Invalidate, &w, 1000.0, 100.0, 5.0, 60.0) < ttl);
+        assert!(hit(Strategy::WriteThrough, &w, 1000.0, 100.0, 5.0, 60.0) > ttl);
+        assert!(hit(Strategy::RefreshAhead, &w, 1000.0, 0.0, 5.0, 60.0) > ttl);
+        assert_eq!(hit(Strategy::None, &w, 1000.0, 100.0, 5.0, 60.0), 0.0);
         // Skew helps: the same traffic over Zipf(1) hits more than over uniform popularity.
-        assert!(ttl > predicted_hit_ratio(Strategy::Ttl, &zipf_weights(1000, 0.0), 1000.0, 0.0, 5.0, 60.0).unwrap());
+        assert!(ttl > hit(Strategy::Ttl, &zipf_weights(1000, 0.0), 1000.0, 0.0, 5.0, 60.0));
     }
 }

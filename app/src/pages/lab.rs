@@ -389,7 +389,7 @@ fn LabTable(results: Vec<StrategyResult>, id: &'static str) -> impl IntoView {
             <caption>"Per strategy"</caption>
             <thead><tr>
                 <th>"Strategy"</th><th>"TTL"</th><th>"Reads"</th><th>"Writes"</th><th>"Hit ratio"</th><th>"Predicted"</th>
-                <th>"Stale reads"</th><th>"Staleness p50 / p99"</th><th>"Read p50 / p95 / p99"</th><th>"MySQL reads/s"</th><th>"Offload"</th>
+                <th>"Stale reads"</th><th>"Staleness p50 / p99 " <span class="muted">"(of stale reads)"</span></th><th>"Read p50 / p95 / p99"</th><th>"MySQL reads/s"</th><th>"Reads kept from MySQL"</th>
             </tr></thead>
             <tbody>
                 {results.into_iter().map(|r| view! {
@@ -402,7 +402,8 @@ fn LabTable(results: Vec<StrategyResult>, id: &'static str) -> impl IntoView {
                         <td>{format!("{} / {} ms", one_decimal(r.staleness_p50_ms), one_decimal(r.staleness_p99_ms))}</td>
                         <td>{format!("{} / {} / {}", format_us(r.read_p50_us), format_us(r.read_p95_us), format_us(r.read_p99_us))}</td>
                         <td>{r.mysql_reads_per_s.round() as i64}</td>
-                        <td>{r.offload.map(pct).unwrap_or_else(|| "—".into())}</td>
+                        <td>{r.offload.map(pct).unwrap_or_else(|| "—".into())}
+                            {r.predicted_offload.map(|p| view! { <span class="predicted">{format!(", predicted {}", pct(p))}</span> })}</td>
                     </tr>
                 }).collect_view()}
             </tbody>

@@ -91,7 +91,15 @@ async fn each_strategy_buys_what_it_should_and_the_model_predicts_ttl() {
     let ttl_at_its_rate = {
         let (reads, writes, seconds) = (f("refresh_ahead", "reads"), f("refresh_ahead", "writes"), f("refresh_ahead", "seconds"));
         let weights = cachelens::lab::zipf_weights(300, 1.0);
-        cachelens::lab::predicted_hit_ratio(Strategy::Ttl, &weights, reads / seconds, writes / seconds, 2.0, seconds).unwrap()
+        let work = cachelens::cache_model::Workload {
+            weights: &weights,
+            read_rate: reads / seconds,
+            write_rate: writes / seconds,
+            duration: seconds,
+            fill_latency: f("refresh_ahead", "fill_ms") / 1000.0,
+            action_latency: 0.0,
+        };
+        cachelens::lab::predict(Strategy::Ttl, 2.0, 0.2, &work).hit_ratio
     };
     assert!(
         f("refresh_ahead", "hit_ratio") > ttl_at_its_rate,
@@ -267,4 +275,45 @@ async fn the_cli_prints_the_table_or_json() {
     let report: Value = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(report["state"], "done");
     assert!(report["results"]["invalidate"]["reads"].as_u64().unwrap() > 0);
+}
+
+/// The model's predictions against the lab's measurements on the hard cases of issue 27 (where the old
+/// finite-run formula was 5–9 points off): every strategy within 1.5 points of its measured hit ratio (but
+/// invalidate, below), the stale reads where the lab claims them, and the offload per read.
+#[tokio::test]
+async fn predictions_hold_on_the_hard_grid() {
+    let base = spawn_app(&db("grid").await, &redis_url(), "cachelens-t-labgrid").await;
+    let grid = [
+        json!({"items": 10000, "zipf": 0.6, "read_ratio": 0.95, "ttl": 1, "seconds": 4}),
+        json!({"items": 1000, "zipf": 1.2, "read_ratio": 0.8, "ttl": 1, "seconds": 4}),
+        json!({"items": 1000, "zipf": 1.2, "read_ratio": 0.95, "ttl": 5, "seconds": 4}),
+    ];
+    let mut misses = Vec::new();
+    for case in grid {
+        let mut spec = case.clone();
+        spec["strategies"] = json!(["ttl", "invalidate", "write_through", "refresh_ahead"]);
+        spec["concurrency"] = json!(8);
+        let report = run_lab(&base, spec).await;
+        assert_eq!(report["state"], "done", "{report}");
+        for (name, r) in report["results"].as_object().unwrap() {
+            let f = |field: &str| r[field].as_f64().unwrap_or_else(|| panic!("{name}.{field} in {r}"));
+            let (measured, predicted) = (f("hit_ratio"), f("predicted_hit_ratio"));
+            eprintln!("{case} {name}: hit {measured:.4} predicted {predicted:.4}, stale {:.4} predicted {}, offload {:.3} predicted {:.3}, fill {:.2} ms, action {:.2} ms",
+                f("stale_fraction"), r["predicted_stale_fraction"], f("offload"), f("predicted_offload"), f("fill_ms"), f("action_ms"));
+            // Invalidate measures 1–2 points above its prediction here, while the model matches the simulator
+            // to a point on the same workload (cache_model's grid): what the closed-loop lab does differently
+            // (the workers, the windows as Redis sees them) is still open in issue 27, so it has 2.5 points.
+            let tolerance = if name == "invalidate" { 2.5 } else { 1.5 };
+            if (measured - predicted).abs() * 100.0 > tolerance {
+                misses.push(format!("{case} {name}: measured {measured:.4}, predicted {predicted:.4}"));
+            }
+            if name == "invalidate" || name == "write_through" {
+                assert!(r["predicted_stale_fraction"].is_null(), "{case} {name}: no claim on stale reads: {r}");
+            } else {
+                assert!((f("stale_fraction") - f("predicted_stale_fraction")).abs() < 0.015, "{case} {name}: stale {r}");
+            }
+            assert!((f("offload") - f("predicted_offload")).abs() < 0.03, "{case} {name}: offload {r}");
+        }
+    }
+    assert!(misses.is_empty(), "predictions more than 1.5 points off:\n{}", misses.join("\n"));
 }

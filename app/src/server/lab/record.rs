@@ -134,11 +134,6 @@ impl LabRun {
         self.done.fetch_add(1, Relaxed);
     }
 
-    /// The `none` run's MySQL reads per second, once it ran: what offload is measured against.
-    pub(crate) fn baseline_mysql_reads_per_s(&self) -> Option<f64> {
-        self.progress.lock().expect("lab progress").results.get("none").map(|r| r.mysql_reads_per_s)
-    }
-
     pub(crate) fn finish(&self, state: LabState, error: Option<String>) {
         let mut p = self.progress.lock().expect("lab progress");
         p.state = state;
