@@ -37,13 +37,14 @@ test('a small lab from the page: live progress, then the table, the charts and t
     await page.waitForSelector('#lab-sweep-stale-tip', { timeout: 5_000 });
     assert.match(await page.textContent('#lab-sweep-stale-tip'), /at TTL 1 s: \d+\.\d % stale$/);
     const predicted = '#lab-hit-chart .legend-item[data-series="predicted"]';
-    assert.equal(await page.locator('#lab-hit-chart [data-series="predicted"] .bar').count(), 3, 'none, ttl and invalidate are predicted');
+    assert.equal(await page.locator('#lab-hit-chart [data-series="predicted"] .bar').count(), 5, 'every strategy is predicted');
     await page.focus(predicted);
     await page.keyboard.press('Enter');
     assert.equal(await page.getAttribute(predicted, 'aria-pressed'), 'false');
     assert.equal(await page.locator('#lab-hit-chart [data-series="predicted"] .bar').count(), 0);
     await page.click(predicted);
-    assert.equal(await page.locator('#lab-hit-chart [data-series="predicted"] .bar').count(), 3);
+    assert.equal(await page.locator('#lab-hit-chart [data-series="predicted"] .bar').count(), 5);
+    assert.match(await page.textContent('#lab-recommendation'), /^(Within the 1\.0 % stale-read budget, \w+ \(TTL \d+ s\) keeps the most reads from MySQL|No strategy stayed within the 1\.0 % stale-read budget)/);
     assert.equal(await page.locator('#lab-sweep tbody tr').count(), 4);
     assert.ok(await page.locator('#lab-history tbody tr').count() >= 1, 'the run is listed');
     const csv = await page.evaluate(async () => (await fetch(document.querySelector('#lab-export-csv').href)).text());

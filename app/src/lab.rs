@@ -117,6 +117,10 @@ pub struct LabSpec {
     #[serde(default = "default_seed")]
     #[cfg_attr(feature = "ssr", arg(long, default_value_t = default_seed()))]
     pub seed: u64,
+    /// The share of stale reads the recommendation accepts (0–1; 0.01 is 1 %).
+    #[serde(default = "default_stale_budget")]
+    #[cfg_attr(feature = "ssr", arg(long, default_value_t = default_stale_budget()))]
+    pub stale_budget: f64,
 }
 
 fn default_items() -> u32 {
@@ -140,6 +144,9 @@ fn default_refresh_fraction() -> f64 {
 fn default_seed() -> u64 {
     1
 }
+fn default_stale_budget() -> f64 {
+    0.01
+}
 
 impl Default for LabSpec {
     fn default() -> Self {
@@ -155,6 +162,7 @@ impl Default for LabSpec {
             ttls: None,
             refresh_fraction: default_refresh_fraction(),
             seed: default_seed(),
+            stale_budget: default_stale_budget(),
         }
     }
 }
@@ -209,6 +217,9 @@ impl LabSpec {
             if !self.strategies.iter().any(|s| s.swept()) {
                 return Err(AppError::Invalid("ttls: a sweep runs ttl and refresh_ahead; choose at least one of them".into()));
             }
+        }
+        if !(0.0..=1.0).contains(&self.stale_budget) {
+            return Err(out_of_range("stale_budget", "between 0 and 1", self.stale_budget));
         }
         if !(0.01..=0.99).contains(&self.refresh_fraction) {
             return Err(out_of_range("refresh_fraction", "between 0.01 and 0.99", self.refresh_fraction));
@@ -336,6 +347,9 @@ pub struct LabReport {
     pub results: std::collections::BTreeMap<String, StrategyResult>,
     pub sweep: Vec<SweepPoint>,
     pub error: Option<String>,
+    /// Which strategy and TTL to choose, in words, once the run is done ([`recommend`]).
+    #[serde(default)]
+    pub recommendation: Option<String>,
 }
 
 impl LabReport {
@@ -433,10 +447,67 @@ pub fn table(report: &LabReport) -> String {
     if report.results.values().any(|r| r.prediction_off) {
         out.push_str(&format!("! predicted and measured hit ratios differ by more than {DISAGREE_POINTS} points\n"));
     }
+    if let Some(words) = &report.recommendation {
+        out.push_str(&format!("{words}\n"));
+    }
     if let Some(e) = &report.error {
         out.push_str(&format!("error: {e}\n"));
     }
     out
+}
+
+/// A strategy run's name in a sentence: "invalidate (TTL 5 s)", "none".
+#[cfg(feature = "ssr")]
+fn run_name(r: &StrategyResult) -> String {
+    match r.strategy {
+        Some(Strategy::None) | None => "none".into(),
+        Some(s) => format!("{} (TTL {} s)", s.name(), r.ttl),
+    }
+}
+
+/// Which strategy and TTL keep the most reads from MySQL with stale reads within the spec's budget, by how much
+/// they beat the next best within it, and what the best beyond it would cost in stale reads; from the measured
+/// results (main and sweep). `None` before any caching strategy has a result.
+#[cfg(feature = "ssr")]
+pub fn recommend(report: &LabReport) -> Option<String> {
+    let budget = report.spec.stale_budget;
+    let (main, sweep) = report.ordered();
+    let mut runs: Vec<&StrategyResult> =
+        main.into_iter().chain(sweep).filter(|r| r.strategy.is_some_and(|s| s != Strategy::None) && r.reads > 0).collect();
+    let kept = |r: &StrategyResult| r.offload.unwrap_or(0.0);
+    // The most reads kept first; the fresher of two equal ones.
+    runs.sort_by(|a, b| kept(b).total_cmp(&kept(a)).then(a.stale_fraction.total_cmp(&b.stale_fraction)));
+    let pct = |v: f64| format!("{:.1} %", v * 100.0);
+    let budget_words = format!("the {} stale-read budget", pct(budget));
+    let (within, beyond): (Vec<&StrategyResult>, Vec<&StrategyResult>) = runs.iter().partition(|r| r.stale_fraction <= budget);
+    let Some(best) = within.first() else {
+        let freshest = runs.iter().min_by(|a, b| a.stale_fraction.total_cmp(&b.stale_fraction))?;
+        return Some(format!(
+            "No strategy stayed within {budget_words}; the freshest was {}, with {} stale reads and {} of reads kept from MySQL.",
+            run_name(freshest),
+            pct(freshest.stale_fraction),
+            pct(kept(freshest))
+        ));
+    };
+    let mut words = format!(
+        "Within {budget_words}, {} keeps the most reads from MySQL: {} ({} hits, {} stale).",
+        run_name(best),
+        pct(kept(best)),
+        pct(best.hit_ratio),
+        pct(best.stale_fraction)
+    );
+    if let Some(next) = within.get(1) {
+        words.push_str(&format!(" That is {:.1} points more than {}.", (kept(best) - kept(next)) * 100.0, run_name(next)));
+    }
+    if let Some(tempting) = beyond.first().filter(|r| kept(r) > kept(best)) {
+        words.push_str(&format!(
+            " {} would keep {} but serve {} stale reads.",
+            run_name(tempting),
+            pct(kept(tempting)),
+            pct(tempting.stale_fraction)
+        ));
+    }
+    Some(words)
 }
 
 #[cfg(feature = "ssr")]
@@ -490,6 +561,7 @@ mod tests {
         bad(|s| s.ttls = Some(vec![]), "ttls");
         bad(|s| s.strategies = vec![], "strategies");
         bad(|s| s.refresh_fraction = 1.0, "refresh_fraction");
+        bad(|s| s.stale_budget = -0.1, "stale_budget");
         bad(
             |s| {
                 s.strategies = vec![Strategy::Invalidate];
@@ -497,6 +569,53 @@ mod tests {
             },
             "ttls",
         );
+    }
+
+    #[cfg(feature = "ssr")]
+    #[test]
+    fn the_recommendation_keeps_most_reads_from_mysql_within_the_budget() {
+        let result = |strategy, ttl, offload: f64, stale: f64| StrategyResult {
+            strategy: Some(strategy),
+            ttl,
+            reads: 1000,
+            hit_ratio: offload,
+            offload: Some(offload),
+            stale_fraction: stale,
+            ..StrategyResult::default()
+        };
+        let mut report = LabReport {
+            id: 1,
+            state: LabState::Done,
+            spec: LabSpec::default(),
+            started_at_ms: 0,
+            done: 4,
+            total: 4,
+            phase: String::new(),
+            results: [
+                result(Strategy::None, 5, 0.0, 0.0),
+                result(Strategy::Ttl, 5, 0.95, 0.88),
+                result(Strategy::Invalidate, 5, 0.74, 0.008),
+                result(Strategy::WriteThrough, 5, 0.70, 0.002),
+            ]
+            .into_iter()
+            .map(|r| (r.strategy.unwrap().name().to_string(), r))
+            .collect(),
+            sweep: Vec::new(),
+            error: None,
+            recommendation: None,
+        };
+        let words = recommend(&report).unwrap();
+        assert!(
+            words.starts_with("Within the 1.0 % stale-read budget, invalidate (TTL 5 s) keeps the most reads from MySQL: 74.0 %"),
+            "{words}"
+        );
+        assert!(words.contains("4.0 points more than write_through (TTL 5 s)"), "{words}");
+        assert!(words.contains("ttl (TTL 5 s) would keep 95.0 % but serve 88.0 % stale reads"), "{words}");
+        report.spec.stale_budget = 0.001;
+        let words = recommend(&report).unwrap();
+        assert!(words.starts_with("No strategy stayed within the 0.1 % stale-read budget; the freshest was write_through"), "{words}");
+        report.results.retain(|name, _| name == "none");
+        assert_eq!(recommend(&report), None);
     }
 
     #[test]

@@ -26,6 +26,7 @@ pub struct LabForm {
     pub ttl: String,
     pub ttls: String,
     pub seed: String,
+    pub stale_budget: String,
 }
 
 #[server]
@@ -65,6 +66,7 @@ impl LabForm {
             ttls,
             refresh_fraction: 0.2,
             seed: parse(&self.seed, "seed")?,
+            stale_budget: parse::<f64>(&self.stale_budget, "stale-read budget")? / 100.0,
         })
     }
 }
@@ -119,6 +121,7 @@ struct Form {
     ttl: RwSignal<String>,
     ttls: RwSignal<String>,
     seed: RwSignal<String>,
+    stale_budget: RwSignal<String>,
 }
 
 impl Form {
@@ -134,6 +137,7 @@ impl Form {
             ttl: text("5"),
             ttls: text(""),
             seed: text("1"),
+            stale_budget: text("1"),
         }
     }
 
@@ -148,6 +152,7 @@ impl Form {
             ttl: self.ttl.get_untracked(),
             ttls: self.ttls.get_untracked(),
             seed: self.seed.get_untracked(),
+            stale_budget: self.stale_budget.get_untracked(),
         }
     }
 }
@@ -217,6 +222,7 @@ pub fn LabPage() -> impl IntoView {
             {field("lab-ttl", "TTL (s)", form.ttl, "entry lifetime")}
             {field("lab-ttls", "TTL sweep (s)", form.ttls, "optional, e.g. 1,2,5,10")}
             {field("lab-seed", "Seed", form.seed, "same seed, same workload")}
+            {field("lab-stale-budget", "Stale-read budget (%)", form.stale_budget, "for the recommendation, e.g. 1")}
             <button type="submit" id="lab-start" disabled=running>"Run the lab"</button>
             <button type="button" id="lab-cancel" class="secondary" disabled=move || !running() on:click=cancel>"Cancel"</button>
         </form>
@@ -350,6 +356,7 @@ fn LabRunView(report: LabReport) -> impl IntoView {
                     {format!("Predicted and measured hit ratios differ by more than {} points for: {}.", DISAGREE_POINTS as u32, off.join(", "))}
                 </p>
             })}
+            {report.recommendation.clone().map(|words| view! { <p class="recommendation" id="lab-recommendation">{words}</p> })}
             {(!results.is_empty()).then(|| view! {
                 <LabTable results=results.iter().map(|r| (*r).clone()).collect() id="lab-results"/>
                 <Chart id="lab-hit-chart" caption="Hit ratio, measured and predicted" series=hit kind=Kind::Bars

@@ -110,6 +110,11 @@ async fn each_strategy_buys_what_it_should_and_the_model_predicts_ttl() {
     assert!((measured - predicted).abs() < 0.05, "ttl: measured {measured:.3}, predicted {predicted:.3}");
     assert_eq!(r["ttl"]["prediction_off"], false);
     assert!(f("ttl", "offload") > 0.5, "the cache took most reads off MySQL: {}", r["ttl"]);
+    // Offload is per read: the reads that did not reach MySQL.
+    let kept = 1.0 - f("invalidate", "mysql_reads") / f("invalidate", "reads");
+    assert!((f("invalidate", "offload") - kept).abs() < 1e-9, "{}", r["invalidate"]);
+    let words = report["recommendation"].as_str().unwrap_or_else(|| panic!("a recommendation in {report}"));
+    assert!(words.contains("stale-read budget") && !words.contains("none"), "{words}");
     assert!(f("ttl", "read_p99_us") >= f("ttl", "read_p50_us"));
     assert_eq!(articles_fingerprint(&url).await, before, "articles untouched");
     assert!(redis_keys("cachelens-t-lab:lab:*").await.is_empty(), "the lab's keys are gone");

@@ -57,7 +57,7 @@ impl Run for LabRun {
 
     fn report(&self) -> LabReport {
         let p = self.progress.lock().expect("lab progress");
-        LabReport {
+        let mut report = LabReport {
             id: self.core.id,
             state: p.state,
             spec: self.spec.clone(),
@@ -68,7 +68,12 @@ impl Run for LabRun {
             results: p.results.clone(),
             sweep: p.sweep.clone(),
             error: p.error.clone(),
+            recommendation: None,
+        };
+        if report.state == LabState::Done {
+            report.recommendation = crate::lab::recommend(&report);
         }
+        report
     }
 }
 
@@ -101,6 +106,13 @@ impl RunReport for LabReport {
     }
     fn metrics(&self) -> Vec<crate::compare::Metric> {
         LabReport::metrics(self)
+    }
+    /// Runs kept before the recommendation existed get one from their results.
+    fn restored(mut self) -> Self {
+        if self.state == LabState::Done && self.recommendation.is_none() {
+            self.recommendation = crate::lab::recommend(&self);
+        }
+        self
     }
 }
 
