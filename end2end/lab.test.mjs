@@ -14,7 +14,7 @@ test('a small lab from the page: live progress, then the table, the charts and t
     await page.fill('#lab-ttls', '1,3');
     await page.fill('#lab-concurrency', '4');
     // Keyboard only: the submit button is reached with Tab and pressed with Enter.
-    await page.focus('#lab-seed');
+    await page.focus('#lab-stale-budget');
     await page.keyboard.press('Tab');
     assert.equal(await page.evaluate(() => document.activeElement?.id), 'lab-start');
     await page.keyboard.press('Enter');

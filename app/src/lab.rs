@@ -68,6 +68,22 @@ impl Strategy {
     }
 }
 
+/// How operations are issued.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(clap::ValueEnum))]
+#[serde(rename_all = "snake_case")]
+pub enum Arrival {
+    /// `concurrency` workers, each issuing its next operation when its last has answered: a faster strategy
+    /// is asked more.
+    #[default]
+    Closed,
+    /// Operations at Poisson times of `rate` per second, whatever the latency: every strategy gets the same rate,
+    /// and the model's Poisson assumption holds.
+    Poisson,
+}
+
+pub const MAX_RATE: f64 = 100_000.0;
+
 /// `POST /api/lab`'s body, and `cachelens lab`'s flags. Every field but the strategies has a default in JSON (the
 /// flags default those too).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -89,7 +105,15 @@ pub struct LabSpec {
     #[serde(default = "default_read_ratio")]
     #[cfg_attr(feature = "ssr", arg(long, default_value_t = default_read_ratio()))]
     pub read_ratio: f64,
-    /// Concurrent workers (1–64).
+    /// closed: concurrent workers that wait for each answer; poisson: operations at Poisson times of --rate.
+    #[serde(default)]
+    #[cfg_attr(feature = "ssr", arg(long, value_enum, default_value_t = Arrival::Closed))]
+    pub arrival: Arrival,
+    /// Operations per second in all, for poisson arrivals (1–100000).
+    #[serde(default)]
+    #[cfg_attr(feature = "ssr", arg(long))]
+    pub rate: Option<f64>,
+    /// Concurrent workers (1–64), for closed arrivals.
     #[serde(default = "default_concurrency")]
     #[cfg_attr(feature = "ssr", arg(long, default_value_t = default_concurrency()))]
     pub concurrency: u32,
@@ -155,6 +179,8 @@ impl Default for LabSpec {
             items: default_items(),
             zipf: default_zipf(),
             read_ratio: default_read_ratio(),
+            arrival: Arrival::Closed,
+            rate: None,
             concurrency: default_concurrency(),
             seconds: Some(10),
             operations: None,
@@ -187,6 +213,14 @@ impl LabSpec {
         }
         if !(0.0..=1.0).contains(&self.read_ratio) {
             return Err(out_of_range("read_ratio", "between 0 and 1", self.read_ratio));
+        }
+        match (self.arrival, self.rate) {
+            (Arrival::Poisson, None) => return Err(AppError::Invalid("rate: poisson arrivals need a rate (operations per second)".into())),
+            (Arrival::Poisson, Some(r)) if !(1.0..=MAX_RATE).contains(&r) => {
+                return Err(out_of_range("rate", &format!("between 1 and {MAX_RATE} operations per second"), r))
+            }
+            (Arrival::Closed, Some(_)) => return Err(AppError::Invalid("rate: only poisson arrivals take a rate".into())),
+            _ => {}
         }
         if !(1..=MAX_CONCURRENCY).contains(&self.concurrency) {
             return Err(out_of_range("concurrency", &format!("between 1 and {MAX_CONCURRENCY}"), self.concurrency));
@@ -225,6 +259,14 @@ impl LabSpec {
             return Err(out_of_range("refresh_fraction", "between 0.01 and 0.99", self.refresh_fraction));
         }
         Ok(self)
+    }
+
+    /// How its operations were issued, in words.
+    pub fn arrival_words(&self) -> String {
+        match (self.arrival, self.rate) {
+            (Arrival::Poisson, Some(rate)) => format!("open loop, Poisson arrivals at {rate} operations/s"),
+            _ => format!("closed loop, {} workers", self.concurrency),
+        }
     }
 
     /// The runs a lab makes, in order: each strategy at `ttl`, then the sweep's (strategy, TTL) pairs.
@@ -419,8 +461,8 @@ pub fn table(report: &LabReport) -> String {
         _ => String::new(),
     };
     let mut out = format!(
-        "{} items, Zipf {}, {:.0} % reads, concurrency {}, {bound} per strategy, seed {}: {:?}\n{:<14} {:>5} {:>9} {:>8} {:>6} {:>9} {:>7} {:>9} {:>9} {:>9} {:>9} {:>10} {:>8}\n",
-        s.items, s.zipf, s.read_ratio * 100.0, s.concurrency, s.seed, report.state,
+        "{} items, Zipf {}, {:.0} % reads, {}, {bound} per strategy, seed {}: {:?}\n{:<14} {:>5} {:>9} {:>8} {:>6} {:>9} {:>7} {:>9} {:>9} {:>9} {:>9} {:>10} {:>8}\n",
+        s.items, s.zipf, s.read_ratio * 100.0, s.arrival_words(), s.seed, report.state,
         "strategy", "ttl", "reads", "writes", "hit %", "predicted", "stale %", "predicted", "stale p99", "read p50", "read p99", "MySQL r/s", "offload"
     );
     let (main, sweep) = report.ordered();
@@ -562,6 +604,15 @@ mod tests {
         bad(|s| s.strategies = vec![], "strategies");
         bad(|s| s.refresh_fraction = 1.0, "refresh_fraction");
         bad(|s| s.stale_budget = -0.1, "stale_budget");
+        bad(|s| s.arrival = Arrival::Poisson, "rate");
+        bad(|s| s.rate = Some(10.0), "rate");
+        bad(
+            |s| {
+                s.arrival = Arrival::Poisson;
+                s.rate = Some(0.5)
+            },
+            "rate",
+        );
         bad(
             |s| {
                 s.strategies = vec![Strategy::Invalidate];

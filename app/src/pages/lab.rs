@@ -27,6 +27,8 @@ pub struct LabForm {
     pub ttls: String,
     pub seed: String,
     pub stale_budget: String,
+    pub arrival: String,
+    pub rate: String,
 }
 
 #[server]
@@ -67,6 +69,11 @@ impl LabForm {
             refresh_fraction: 0.2,
             seed: parse(&self.seed, "seed")?,
             stale_budget: parse::<f64>(&self.stale_budget, "stale-read budget")? / 100.0,
+            arrival: if self.arrival == "poisson" { crate::lab::Arrival::Poisson } else { crate::lab::Arrival::Closed },
+            rate: match self.arrival.as_str() {
+                "poisson" => Some(parse(&self.rate, "rate")?),
+                _ => None,
+            },
         })
     }
 }
@@ -122,6 +129,8 @@ struct Form {
     ttls: RwSignal<String>,
     seed: RwSignal<String>,
     stale_budget: RwSignal<String>,
+    arrival: RwSignal<String>,
+    rate: RwSignal<String>,
 }
 
 impl Form {
@@ -138,6 +147,8 @@ impl Form {
             ttls: text(""),
             seed: text("1"),
             stale_budget: text("1"),
+            arrival: text("closed"),
+            rate: text("2000"),
         }
     }
 
@@ -153,6 +164,8 @@ impl Form {
             ttls: self.ttls.get_untracked(),
             seed: self.seed.get_untracked(),
             stale_budget: self.stale_budget.get_untracked(),
+            arrival: self.arrival.get_untracked(),
+            rate: self.rate.get_untracked(),
         }
     }
 }
@@ -217,7 +230,12 @@ pub fn LabPage() -> impl IntoView {
             {field("lab-items", "Items", form.items, "1 to 1 000 000")}
             {field("lab-zipf", "Zipf exponent", form.zipf, "0 uniform to 1.5")}
             {field("lab-read-ratio", "Read ratio", form.read_ratio, "0 to 1")}
-            {field("lab-concurrency", "Concurrency", form.concurrency, "1 to 64 workers")}
+            <label>"Arrivals " <select id="lab-arrival" bind:value=form.arrival aria-describedby="lab-arrival-hint">
+                <option value="closed">"closed loop (workers)"</option>
+                <option value="poisson">"open loop (Poisson rate)"</option>
+            </select><span class="hint" id="lab-arrival-hint">"open loop: the same rate for every strategy"</span></label>
+            {field("lab-concurrency", "Concurrency", form.concurrency, "1 to 64 workers, closed loop")}
+            {field("lab-rate", "Rate (operations/s)", form.rate, "open loop, 1 to 100 000")}
             {field("lab-seconds", "Seconds per strategy", form.seconds, "1 to 600")}
             {field("lab-ttl", "TTL (s)", form.ttl, "entry lifetime")}
             {field("lab-ttls", "TTL sweep (s)", form.ttls, "optional, e.g. 1,2,5,10")}
@@ -356,6 +374,7 @@ fn LabRunView(report: LabReport) -> impl IntoView {
                     {format!("Predicted and measured hit ratios differ by more than {} points for: {}.", DISAGREE_POINTS as u32, off.join(", "))}
                 </p>
             })}
+            <p class="muted" id="lab-arrival-ran">{format!("Arrivals: {}.", report.spec.arrival_words())}</p>
             {report.recommendation.clone().map(|words| view! { <p class="recommendation" id="lab-recommendation">{words}</p> })}
             {(!results.is_empty()).then(|| view! {
                 <LabTable results=results.iter().map(|r| (*r).clone()).collect() id="lab-results"/>

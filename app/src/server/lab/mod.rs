@@ -27,7 +27,7 @@ use rand_distr::{Distribution, Zipf};
 
 use crate::cache_model::Workload;
 use crate::error::{AppError, AppResult};
-use crate::lab::{predict, zipf_weights, LabState, Strategy, StrategyResult, DISAGREE_POINTS};
+use crate::lab::{predict, zipf_weights, Arrival, LabState, Strategy, StrategyResult, DISAGREE_POINTS};
 use crate::server::cache::delete_prefixed;
 use crate::server::clock::unix_ms;
 use crate::server::state::runs::Run;
@@ -200,32 +200,30 @@ async fn one_strategy(
     let started = Instant::now();
     let deadline = spec.seconds.map(|s| started + Duration::from_secs(s.into()));
     let issued = Arc::new(AtomicU64::new(0));
-    let workers: Vec<_> = (0..spec.concurrency)
-        .map(|worker| {
-            let (state, run, shared, issued) = (state.clone(), run.clone(), shared.clone(), issued.clone());
-            // The same seed and worker number give the same stream of operations under every strategy.
-            let mut rng = SmallRng::seed_from_u64(run.spec.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ u64::from(worker));
-            tokio::spawn(async move {
-                let ops = run.spec.operations;
-                while !shared.stop.load(Relaxed) && !run.cancelled() {
-                    if deadline.is_some_and(|d| Instant::now() >= d) || ops.is_some_and(|n| issued.fetch_add(1, Relaxed) >= n) {
-                        break;
+    let workers: Vec<_> = match spec.arrival {
+        Arrival::Closed => (0..spec.concurrency)
+            .map(|worker| {
+                let (state, run, shared, issued) = (state.clone(), run.clone(), shared.clone(), issued.clone());
+                // The same seed and worker number give the same stream of operations under every strategy.
+                let mut rng = SmallRng::seed_from_u64(run.spec.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ u64::from(worker));
+                tokio::spawn(async move {
+                    let ops = run.spec.operations;
+                    while !shared.stop.load(Relaxed) && !run.cancelled() {
+                        if deadline.is_some_and(|d| Instant::now() >= d) || ops.is_some_and(|n| issued.fetch_add(1, Relaxed) >= n) {
+                            break;
+                        }
+                        let op = draw(&mut rng, &zipf, run.spec.read_ratio, &shared.payloads);
+                        if let Err(e) = perform(&state, &shared, op).await {
+                            shared.fail(e);
+                        }
                     }
-                    let id = zipf.sample(&mut rng) as u32;
-                    let outcome = if rng.random::<f64>() < run.spec.read_ratio {
-                        read(&state, &shared, id).await
-                    } else {
-                        let payload =
-                            format!("{} (edit {})", shared.payloads[rng.random_range(0..shared.payloads.len())], rng.random::<u32>());
-                        write(&state, &shared, id, payload).await
-                    };
-                    if let Err(e) = outcome {
-                        shared.fail(e);
-                    }
-                }
+                })
             })
-        })
-        .collect();
+            .collect(),
+        Arrival::Poisson => {
+            vec![tokio::spawn(open_loop(state.clone(), run.clone(), shared.clone(), zipf, started, deadline, issued.clone()))]
+        }
+    };
     let mut tick = tokio::time::interval(Duration::from_millis(250));
     let wait_all = futures::future::join_all(workers);
     tokio::pin!(wait_all);
@@ -258,6 +256,69 @@ async fn one_strategy(
         return Err(why.context(label(strategy, ttl)));
     }
     Ok(summarize(&shared, started.elapsed().as_secs_f64().max(1e-3)))
+}
+
+/// Operations in flight at most in an open-loop run: past it, arrivals wait (a slower MySQL or Redis than the
+/// rate asks for), which the run's measured rate then shows.
+const MAX_IN_FLIGHT: usize = 1024;
+
+/// One operation of the workload.
+enum LabOp {
+    Read(u32),
+    Write(u32, String),
+}
+
+/// The next operation of a stream: the item by popularity, a read with probability `read_ratio`.
+fn draw(rng: &mut SmallRng, zipf: &Zipf<f64>, read_ratio: f64, payloads: &[String]) -> LabOp {
+    let id = zipf.sample(rng) as u32;
+    if rng.random::<f64>() < read_ratio {
+        LabOp::Read(id)
+    } else {
+        LabOp::Write(id, format!("{} (edit {})", payloads[rng.random_range(0..payloads.len())], rng.random::<u32>()))
+    }
+}
+
+async fn perform(state: &AppState, shared: &Arc<StrategyRun>, op: LabOp) -> AppResult<()> {
+    match op {
+        LabOp::Read(id) => read(state, shared, id).await,
+        LabOp::Write(id, payload) => write(state, shared, id, payload).await,
+    }
+}
+
+/// Open-loop arrivals: operations issued at Poisson times of the spec's rate, each in a task of its own, without
+/// waiting for the ones before (up to [`MAX_IN_FLIGHT`]), so the rates do not depend on the strategy; returns
+/// once the last has ended.
+async fn open_loop(
+    state: AppState,
+    run: Arc<LabRun>,
+    shared: Arc<StrategyRun>,
+    zipf: Zipf<f64>,
+    started: Instant,
+    deadline: Option<Instant>,
+    issued: Arc<AtomicU64>,
+) {
+    let rate = run.spec.rate.unwrap_or(1.0);
+    let mut rng = SmallRng::seed_from_u64(run.spec.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    let in_flight = Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT));
+    let mut at = 0.0;
+    while !shared.stop.load(Relaxed) && !run.cancelled() {
+        at += -(1.0 - rng.random::<f64>()).ln() / rate;
+        let when = started + Duration::from_secs_f64(at);
+        if deadline.is_some_and(|d| when >= d) || run.spec.operations.is_some_and(|n| issued.fetch_add(1, Relaxed) >= n) {
+            break;
+        }
+        tokio::time::sleep_until(when.into()).await;
+        let op = draw(&mut rng, &zipf, run.spec.read_ratio, &shared.payloads);
+        let Ok(permit) = in_flight.clone().acquire_owned().await else { break };
+        let (state, shared) = (state.clone(), shared.clone());
+        tokio::spawn(async move {
+            if let Err(e) = perform(&state, &shared, op).await {
+                shared.fail(e);
+            }
+            drop(permit);
+        });
+    }
+    let _ = in_flight.acquire_many(MAX_IN_FLIGHT as u32).await;
 }
 
 fn summarize(shared: &StrategyRun, seconds: f64) -> StrategyResult {
