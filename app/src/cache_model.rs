@@ -33,12 +33,14 @@
 //! for a fixed life; for a random one exact in the long run, since renewal reward depends only on the mean);
 //! `invalidate`'s life, which a write ends, is nearly exponential, so its count is weighed against the
 //! exponential-life one by the share of lives a write ends. Without single flight each fill costs 1 + λ·(fill
-//! latency) misses. The unit tests hold every form against [`replay`] on a grid: `ttl` and `write_through`
-//! within 0.5 points, `invalidate` and `refresh_ahead` within 1.
+//! latency) misses (the reads in its window miss too); with it one, and the reads in the window wait for it and
+//! take its value (hits, as the lab counts them). The unit tests hold every form against [`replay_with`] on a
+//! grid, with and without single flight: `ttl` and `write_through` within 0.5 points, `invalidate` and
+//! `refresh_ahead` within 1.
 //!
 //! # A bounded cache
 //!
-//! [`replay_bounded`] runs exact LRU; [`lru_hit_ratio`] is Che's approximation (t_C solving Σ(1 − e^(−λᵢt_C)) = C,
+//! [`replay_with`] runs exact LRU; [`lru_hit_ratio`] is Che's approximation (t_C solving Σ(1 − e^(−λᵢt_C)) = C,
 //! hᵢ = 1 − e^(−λᵢt_C)), without TTL or writes, within a point of exact LRU in the tests. Redis evicts by
 //! sampling (`maxmemory-samples`, 5 by default), not exact LRU; the lab does not yet run a bounded Redis to
 //! measure by how much.
@@ -225,9 +227,11 @@ pub struct Workload<'a> {
     pub write_rate: f64,
     /// Seconds, from an empty cache.
     pub duration: f64,
-    /// Seconds from a miss to its SET landing (its MySQL read and the SET); reads in that window miss too, as
-    /// nothing coalesces them. 0 for instant fills.
+    /// Seconds from a miss to its SET landing (its MySQL read and the SET). 0 for instant fills.
     pub fill_latency: f64,
+    /// Whether reads of a key being filled wait for that fill and take its value (single flight) rather than
+    /// miss too and read MySQL themselves.
+    pub single_flight: bool,
     /// Seconds from a write's commit to its DELETE or SET landing: reads in that window find the old entry.
     pub action_latency: f64,
 }
@@ -260,10 +264,12 @@ pub fn predict(policy: Policy, work: &Workload) -> Prediction {
         if item_reads <= 0.0 {
             continue;
         }
-        // Fills, the misses each costs (its own and the reads in its window), and the share of hits stale.
-        let (fills, per_fill, stale_share) = match policy {
-            Policy::None => (item_reads, 1.0, 0.0),
-            Policy::Ttl { ttl } => (expected_fills(lambda, ttl + fill, d), 1.0 + lambda * fill, stale_share_of_hits(mu, ttl)),
+        // The misses a fill costs: its own, and without single flight the reads in its window.
+        let per_fill = if work.single_flight { 1.0 } else { 1.0 + lambda * fill };
+        // Fills and the share of hits stale.
+        let (fills, stale_share) = match policy {
+            Policy::None => (item_reads, 0.0),
+            Policy::Ttl { ttl } => (expected_fills(lambda, ttl + fill, d), stale_share_of_hits(mu, ttl)),
             Policy::Invalidate { ttl } => {
                 // The life ends at T or at a write's DELETE, which lands `act` after its commit.
                 let life = if mu * ttl < 1e-12 || act >= ttl { ttl } else { act + (1.0 - (-mu * (ttl - act)).exp()) / mu };
@@ -272,22 +278,22 @@ pub fn predict(policy: Policy, work: &Workload) -> Prediction {
                 let by_write = 1.0 - (-mu * ttl).exp();
                 let fills = (1.0 - by_write) * expected_fills(lambda, life + fill, d)
                     + by_write * exponential_life_fills(lambda, 1.0 / (life + fill), d);
-                (fills, 1.0 + lambda * fill, mu * act)
+                (fills, mu * act)
             }
             Policy::WriteThrough { ttl } => {
                 // After the entry is gone the next read (a miss) or write (a SET) fills it.
                 let rate = lambda + mu;
                 let cycles = expected_fills(rate, write_through_life(mu, ttl) + fill, d);
-                (cycles * lambda / rate, 1.0 + lambda * fill, mu * act)
+                (cycles * lambda / rate, mu * act)
             }
             Policy::RefreshAhead { ttl, fraction } => {
                 let chain = refresh_chain(lambda, ttl, fraction, fill);
                 let fills = expected_fills(lambda, chain.life + fill, d);
-                let hits = (item_reads - fills * (1.0 + lambda * fill)).max(0.0);
+                let hits = (item_reads - fills * per_fill).max(0.0);
                 if chain.life * lambda > 0.0 {
                     refreshes += hits * chain.refreshes / (lambda * chain.life);
                 }
-                (fills, 1.0 + lambda * fill, stale_share_of_hits(mu, chain.epoch))
+                (fills, stale_share_of_hits(mu, chain.epoch))
             }
         };
         let item_misses = (fills * per_fill).min(item_reads);
@@ -415,18 +421,30 @@ impl Replay {
     }
 }
 
-/// Replays `ops` (in time order) through `policy`, from an empty cache, without single flight (as the lab
-/// runs): a read that misses reads the version current at its time and its SET lands `latency` later, so reads
-/// in between miss too; a write commits at its time and its DELETE (invalidate) or SET (write-through) lands
-/// `latency` later, so reads in that window still find the old entry (stale). A fill that lands after a
-/// delete puts its older version back: the race that leaves `invalidate` a long tail of stale reads.
-pub fn replay(ops: &[Op], policy: Policy) -> Replay {
-    replay_bounded(ops, policy, None)
+/// How a replayed cache is set up beyond its policy.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Setup {
+    /// At most this many entries, the least recently used evicted (exact LRU: a fill, a write's SET and a hit
+    /// each count as a use). `None`: unbounded.
+    pub capacity: Option<usize>,
+    /// A read that misses while another's fill of the key is on its way waits for it and takes its version (a
+    /// hit, as the lab counts it), instead of missing and filling again.
+    pub single_flight: bool,
 }
 
-/// [`replay`] through a cache that holds at most `capacity` entries and evicts the least recently used (exact
-/// LRU: a fill, a write's SET and a hit each count as a use).
-pub fn replay_bounded(ops: &[Op], policy: Policy, capacity: Option<usize>) -> Replay {
+/// Replays `ops` (in time order) through `policy`, from an empty unbounded cache, without single flight: see
+/// [`replay_with`].
+pub fn replay(ops: &[Op], policy: Policy) -> Replay {
+    replay_with(ops, policy, Setup::default())
+}
+
+/// Replays `ops` (in time order) through `policy` set up as `setup`, from an empty cache: a read that misses reads
+/// the version current at its time and its SET lands `latency` later, so reads in between miss too (or, with
+/// single flight, wait for it); a write commits at its time and its DELETE (invalidate) or SET (write-through)
+/// lands `latency` later, so reads in that window still find the old entry (stale). A fill that lands after a
+/// delete puts its older version back: the race that leaves `invalidate` a long tail of stale reads.
+pub fn replay_with(ops: &[Op], policy: Policy, setup: Setup) -> Replay {
+    let capacity = setup.capacity;
     use std::cmp::Ordering;
     use std::collections::{BTreeMap, BinaryHeap, HashMap};
     struct Entry {
@@ -476,6 +494,8 @@ pub fn replay_bounded(ops: &[Op], policy: Policy, capacity: Option<usize>) -> Re
         seq += 1;
         pending.push(Pending { at, seq, key, set });
     };
+    // With single flight, per key the fill last started: when it lands and the version it read.
+    let mut filling: HashMap<u32, (f64, u32)> = HashMap::new();
     let mut out = Replay::default();
     for op in ops {
         while pending.peek().is_some_and(|p| p.at <= op.at) {
@@ -535,7 +555,21 @@ pub fn replay_bounded(ops: &[Op], policy: Policy, capacity: Option<usize>) -> Re
                     }
                 }
             }
-            _ => schedule(&mut pending, op.at + op.latency, op.key, Some(version)),
+            _ => match filling.get(&op.key) {
+                Some(&(lands, filled)) if lands > op.at => {
+                    out.hits += 1;
+                    if filled < version {
+                        out.stale += 1;
+                        out.staleness.push(op.at - writes[&op.key][filled as usize]);
+                    }
+                }
+                _ => {
+                    schedule(&mut pending, op.at + op.latency, op.key, Some(version));
+                    if setup.single_flight {
+                        filling.insert(op.key, (op.at + op.latency, version));
+                    }
+                }
+            },
         }
     }
     out
@@ -571,6 +605,10 @@ mod tests {
 
     fn zipf(n: u32, s: f64) -> Vec<f64> {
         crate::lab::zipf_weights(n, s)
+    }
+
+    fn bounded(capacity: usize) -> Setup {
+        Setup { capacity: Some(capacity), single_flight: false }
     }
 
     #[test]
@@ -650,6 +688,12 @@ mod tests {
             assert!(late.stale > 0, "{policy:?}: reads between the commit and the cache action are stale");
             assert!(late.stale_fraction() < replay(&slow, Policy::Ttl { ttl: 5.0 }).stale_fraction());
         }
+        // Single flight: a read in a fill's window waits for it instead of missing (and asking MySQL) again.
+        let coalesced = Setup { capacity: None, single_flight: true };
+        assert!(replay_with(&slow, Policy::Ttl { ttl: 1.0 }, coalesced).hits > replay(&slow, Policy::Ttl { ttl: 1.0 }).hits);
+        let window = [Op { at: 0.0, key: 1, write: false, latency: 0.010 }, Op { at: 0.005, key: 1, write: false, latency: 0.010 }];
+        assert_eq!(replay(&window, Policy::Ttl { ttl: 5.0 }).hits, 0);
+        assert_eq!(replay_with(&window, Policy::Ttl { ttl: 5.0 }, coalesced).hits, 1);
         // The race: a fill that read the old row lands after the write's delete and stays until its TTL.
         let race = [
             Op { at: 0.0, key: 1, write: false, latency: 0.010 },
@@ -678,22 +722,30 @@ mod tests {
         for (items, s, rr, ttl, duration, rate, fill, act) in grid {
             let weights = zipf(items, s);
             let (read_rate, write_rate) = (rate * rr, rate * (1.0 - rr));
-            let work = Workload { weights: &weights, read_rate, write_rate, duration, fill_latency: fill, action_latency: act };
-            for policy in
-                [Policy::Ttl { ttl }, Policy::Invalidate { ttl }, Policy::WriteThrough { ttl }, Policy::RefreshAhead { ttl, fraction: 0.2 }]
-            {
-                let predicted = predict(policy, &work);
-                let (mut reads, mut hits, mut stale) = (0, 0, 0);
-                for seed in 0..3 {
-                    let ops: Vec<Op> = trace(&weights, read_rate, write_rate, duration, seed)
+            let traces: Vec<Vec<Op>> = (0..3)
+                .map(|seed| {
+                    trace(&weights, read_rate, write_rate, duration, seed)
                         .into_iter()
                         .map(|op| Op { latency: if op.write { act } else { fill }, ..op })
-                        .collect();
-                    let r = replay(&ops, policy);
+                        .collect()
+                })
+                .collect();
+            for (policy, single_flight) in
+                [Policy::Ttl { ttl }, Policy::Invalidate { ttl }, Policy::WriteThrough { ttl }, Policy::RefreshAhead { ttl, fraction: 0.2 }]
+                    .into_iter()
+                    .flat_map(|p| [(p, false), (p, true)])
+            {
+                let work =
+                    Workload { weights: &weights, read_rate, write_rate, duration, fill_latency: fill, action_latency: act, single_flight };
+                let predicted = predict(policy, &work);
+                let (mut reads, mut hits, mut stale) = (0, 0, 0);
+                for ops in &traces {
+                    let r = replay_with(ops, policy, Setup { capacity: None, single_flight });
                     (reads, hits, stale) = (reads + r.reads, hits + r.hits, stale + r.stale);
                 }
                 let (h, st) = (hits as f64 / reads as f64, stale as f64 / reads as f64);
-                let case = format!("{items} items, zipf {s}, read ratio {rr}, TTL {ttl}, {duration} s: {policy:?}");
+                let case =
+                    format!("{items} items, zipf {s}, read ratio {rr}, TTL {ttl}, {duration} s, single flight {single_flight}: {policy:?}");
                 // ttl and write-through are exact (up to the fill window; stale counts are noisier, a few
                 // thousand stale reads); the others' random lives are
                 // approximated (see `predict`).
@@ -732,8 +784,8 @@ mod tests {
             // A warm-up's misses would count against the exact LRU, not Che's stationary figure: skip it.
             let warm = ops.len() / 4;
             for capacity in [items as usize / 100, items as usize / 10, items as usize / 2] {
-                let all = replay_bounded(&ops, Policy::Ttl { ttl: 1e9 }, Some(capacity));
-                let early = replay_bounded(&ops[..warm], Policy::Ttl { ttl: 1e9 }, Some(capacity));
+                let all = replay_with(&ops, Policy::Ttl { ttl: 1e9 }, bounded(capacity));
+                let early = replay_with(&ops[..warm], Policy::Ttl { ttl: 1e9 }, bounded(capacity));
                 let measured = (all.hits - early.hits) as f64 / (all.reads - early.reads) as f64;
                 let che = lru_hit_ratio(&weights, capacity as f64);
                 assert!(
@@ -747,6 +799,6 @@ mod tests {
         let weights = zipf(1000, 1.0);
         let ops = trace(&weights, 500.0, 50.0, 60.0, 9);
         let policy = Policy::Invalidate { ttl: 5.0 };
-        assert!(replay_bounded(&ops, policy, Some(50)).hits < replay(&ops, policy).hits);
+        assert!(replay_with(&ops, policy, bounded(50)).hits < replay(&ops, policy).hits);
     }
 }

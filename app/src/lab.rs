@@ -6,8 +6,9 @@
 //! Reads of item i arrive as a Poisson stream of rate λᵢ = pᵢ·Λ, with pᵢ the item's Zipf weight and Λ the
 //! measured read rate; writes of it at μᵢ = pᵢ·W. Every strategy is predicted by [`crate::cache_model::predict`]
 //! from those rates, the run's length D (from an empty cache) and two latencies the run measures: the fill
-//! window (a miss to its SET landing: the lab has no single flight, so reads of the key in it miss too) and
-//! the action window (a write's commit to its DELETE or SET landing: reads in it find the old entry). Per item
+//! window (a miss to its SET landing: with single flight reads of the key in it wait for it, without they miss
+//! too) and the action window (a write's commit to its DELETE or SET landing: reads in it find the old entry).
+//! Per item
 //! it counts the fills over the run with each strategy's mean entry life — `ttl`: T; `invalidate`: T or the
 //! first write's DELETE, whichever comes first; `write_through`: until T passes with neither a fill nor a
 //! write, (e^(μT) − 1)/μ, and a write refills an empty entry without a miss; `refresh_ahead`: a chain of lives
@@ -113,6 +114,11 @@ pub struct LabSpec {
     #[serde(default)]
     #[cfg_attr(feature = "ssr", arg(long))]
     pub rate: Option<f64>,
+    /// Whether reads of a key being filled wait for that fill and take its value (single flight, as the app's
+    /// cache does), or miss too and read MySQL themselves.
+    #[serde(default = "default_single_flight")]
+    #[cfg_attr(feature = "ssr", arg(long, default_value_t = default_single_flight(), action = clap::ArgAction::Set))]
+    pub single_flight: bool,
     /// Concurrent workers (1–64), for closed arrivals.
     #[serde(default = "default_concurrency")]
     #[cfg_attr(feature = "ssr", arg(long, default_value_t = default_concurrency()))]
@@ -156,6 +162,9 @@ fn default_zipf() -> f64 {
 fn default_read_ratio() -> f64 {
     0.9
 }
+fn default_single_flight() -> bool {
+    true
+}
 fn default_concurrency() -> u32 {
     8
 }
@@ -181,6 +190,7 @@ impl Default for LabSpec {
             read_ratio: default_read_ratio(),
             arrival: Arrival::Closed,
             rate: None,
+            single_flight: default_single_flight(),
             concurrency: default_concurrency(),
             seconds: Some(10),
             operations: None,
@@ -261,12 +271,14 @@ impl LabSpec {
         Ok(self)
     }
 
-    /// How its operations were issued, in words.
-    pub fn arrival_words(&self) -> String {
-        match (self.arrival, self.rate) {
+    /// How its operations were issued and its misses filled, in words.
+    pub fn setup_words(&self) -> String {
+        let arrivals = match (self.arrival, self.rate) {
             (Arrival::Poisson, Some(rate)) => format!("open loop, Poisson arrivals at {rate} operations/s"),
             _ => format!("closed loop, {} workers", self.concurrency),
-        }
+        };
+        let fills = if self.single_flight { "single flight" } else { "no single flight" };
+        format!("{arrivals}, {fills}")
     }
 
     /// The runs a lab makes, in order: each strategy at `ttl`, then the sweep's (strategy, TTL) pairs.
@@ -462,7 +474,7 @@ pub fn table(report: &LabReport) -> String {
     };
     let mut out = format!(
         "{} items, Zipf {}, {:.0} % reads, {}, {bound} per strategy, seed {}: {:?}\n{:<14} {:>5} {:>9} {:>8} {:>6} {:>9} {:>7} {:>9} {:>9} {:>9} {:>9} {:>10} {:>8}\n",
-        s.items, s.zipf, s.read_ratio * 100.0, s.arrival_words(), s.seed, report.state,
+        s.items, s.zipf, s.read_ratio * 100.0, s.setup_words(), s.seed, report.state,
         "strategy", "ttl", "reads", "writes", "hit %", "predicted", "stale %", "predicted", "stale p99", "read p50", "read p99", "MySQL r/s", "offload"
     );
     let (main, sweep) = report.ordered();
@@ -698,7 +710,7 @@ mod tests {
         let uniform = zipf_weights(100, 0.0);
         assert!((uniform.iter().sum::<f64>() - 1.0).abs() < 1e-9);
         let hit = |strategy, weights: &[f64], read_rate, write_rate, ttl, duration| {
-            let work = Workload { weights, read_rate, write_rate, duration, fill_latency: 0.0, action_latency: 0.0 };
+            let work = Workload { weights, read_rate, write_rate, duration, fill_latency: 0.0, action_latency: 0.0, single_flight: false };
             predict(strategy, ttl, 0.2, &work).hit_ratio
         };
         // One item read 10 times a second with a 1 s TTL: in the long run 10 hits per miss.

@@ -29,6 +29,7 @@ pub struct LabForm {
     pub stale_budget: String,
     pub arrival: String,
     pub rate: String,
+    pub single_flight: bool,
 }
 
 #[server]
@@ -48,6 +49,7 @@ impl LabForm {
         fn parse<T: std::str::FromStr>(text: &str, name: &str) -> Result<T, AppError> {
             text.trim().parse::<T>().map_err(|_| AppError::Invalid(format!("{name} must be a number, got {:?}", text.trim())))
         }
+        let poisson = self.arrival == "poisson";
         let ttls = if self.ttls.trim().is_empty() {
             None
         } else {
@@ -69,11 +71,9 @@ impl LabForm {
             refresh_fraction: 0.2,
             seed: parse(&self.seed, "seed")?,
             stale_budget: parse::<f64>(&self.stale_budget, "stale-read budget")? / 100.0,
-            arrival: if self.arrival == "poisson" { crate::lab::Arrival::Poisson } else { crate::lab::Arrival::Closed },
-            rate: match self.arrival.as_str() {
-                "poisson" => Some(parse(&self.rate, "rate")?),
-                _ => None,
-            },
+            arrival: if poisson { crate::lab::Arrival::Poisson } else { crate::lab::Arrival::Closed },
+            rate: if poisson { Some(parse(&self.rate, "rate")?) } else { None },
+            single_flight: self.single_flight,
         })
     }
 }
@@ -131,6 +131,7 @@ struct Form {
     stale_budget: RwSignal<String>,
     arrival: RwSignal<String>,
     rate: RwSignal<String>,
+    single_flight: RwSignal<bool>,
 }
 
 impl Form {
@@ -149,6 +150,7 @@ impl Form {
             stale_budget: text("1"),
             arrival: text("closed"),
             rate: text("2000"),
+            single_flight: RwSignal::new(true),
         }
     }
 
@@ -166,6 +168,7 @@ impl Form {
             stale_budget: self.stale_budget.get_untracked(),
             arrival: self.arrival.get_untracked(),
             rate: self.rate.get_untracked(),
+            single_flight: self.single_flight.get_untracked(),
         }
     }
 }
@@ -236,6 +239,9 @@ pub fn LabPage() -> impl IntoView {
             </select><span class="hint" id="lab-arrival-hint">"open loop: the same rate for every strategy"</span></label>
             {field("lab-concurrency", "Concurrency", form.concurrency, "1 to 64 workers, closed loop")}
             {field("lab-rate", "Rate (operations/s)", form.rate, "open loop, 1 to 100 000")}
+            <label class="check"><input type="checkbox" id="lab-single-flight" bind:checked=form.single_flight
+                aria-describedby="lab-single-flight-hint"/> " Single flight"
+                <span class="hint" id="lab-single-flight-hint">"reads of a key being filled wait for that fill"</span></label>
             {field("lab-seconds", "Seconds per strategy", form.seconds, "1 to 600")}
             {field("lab-ttl", "TTL (s)", form.ttl, "entry lifetime")}
             {field("lab-ttls", "TTL sweep (s)", form.ttls, "optional, e.g. 1,2,5,10")}
@@ -374,7 +380,7 @@ fn LabRunView(report: LabReport) -> impl IntoView {
                     {format!("Predicted and measured hit ratios differ by more than {} points for: {}.", DISAGREE_POINTS as u32, off.join(", "))}
                 </p>
             })}
-            <p class="muted" id="lab-arrival-ran">{format!("Arrivals: {}.", report.spec.arrival_words())}</p>
+            <p class="muted" id="lab-arrival-ran">{format!("Arrivals and fills: {}.", report.spec.setup_words())}</p>
             {report.recommendation.clone().map(|words| view! { <p class="recommendation" id="lab-recommendation">{words}</p> })}
             {(!results.is_empty()).then(|| view! {
                 <LabTable results=results.iter().map(|r| (*r).clone()).collect() id="lab-results"/>

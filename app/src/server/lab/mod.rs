@@ -5,7 +5,8 @@
 //! Each strategy run replays the same workload (the same seed gives every worker the same stream of items and
 //! operations), on a freshly seeded `cachelens_lab_items` ([`table`]), with the run's keys
 //! (`<prefix>:lab:<run>:<id>`) emptied before it and deleted after the lab. Caching here is plain
-//! cache-aside without single flight, so the strategies' known windows and races show: under `invalidate` most
+//! cache-aside, with single flight within the process unless the spec turns it off (then every read in a fill's
+//! window misses and reads MySQL too), so the strategies' known windows and races show: under `invalidate` most
 //! stale reads fall between a commit's OK and its DELETE landing, and a reader that missed and read the old row
 //! can SET it after a concurrent write's delete (that entry stays until its TTL: the long tail); `write_through`
 //! has the same window before its SET and the same reader race, and two writers' SETs can land out of order.
@@ -31,6 +32,7 @@ use crate::lab::{predict, zipf_weights, Arrival, LabState, Strategy, StrategyRes
 use crate::server::cache::delete_prefixed;
 use crate::server::clock::unix_ms;
 use crate::server::state::runs::Run;
+use crate::server::state::single_flight::SingleFlight;
 use crate::server::state::AppState;
 use history::History;
 pub use record::LabRun;
@@ -86,6 +88,7 @@ async fn run_strategies(state: &AppState, run: &Arc<LabRun>, namespace: &str) ->
             duration: result.seconds,
             fill_latency: result.fill_ms / 1000.0,
             action_latency: result.action_ms / 1000.0,
+            single_flight: spec.single_flight,
         };
         let predicted = predict(strategy, ttl as f64, spec.refresh_fraction, &work);
         result.predicted_hit_ratio = Some(predicted.hit_ratio);
@@ -128,6 +131,8 @@ struct StrategyRun {
     staleness: Mutex<Histogram<u64>>,
     /// Items being refreshed ahead of expiry: one refresh per key at a time.
     refreshing: Mutex<HashSet<u32>>,
+    /// One fill per key at a time, when the spec asks for single flight.
+    flights: Option<SingleFlight>,
     failed: Mutex<Option<AppError>>,
     stop: AtomicBool,
 }
@@ -193,6 +198,7 @@ async fn one_strategy(
         latency: histogram(),
         staleness: histogram(),
         refreshing: Mutex::new(HashSet::new()),
+        flights: spec.single_flight.then(SingleFlight::default),
         failed: Mutex::new(None),
         stop: AtomicBool::new(false),
     });
@@ -375,8 +381,7 @@ async fn read(state: &AppState, shared: &Arc<StrategyRun>, id: u32) -> AppResult
         _ => {
             let client = state.redis.next_connected();
             let key = shared.key(id);
-            let cached: Option<Bytes> = client.get(&key).await.map_err(|e| AppError::from(e).context("GET"))?;
-            match cached.as_deref().and_then(parse_entry) {
+            match cached(client, &key).await? {
                 Some((version, expires_at_ms)) => {
                     shared.hits.fetch_add(1, Relaxed);
                     if shared.strategy == Strategy::RefreshAhead {
@@ -385,12 +390,26 @@ async fn read(state: &AppState, shared: &Arc<StrategyRun>, id: u32) -> AppResult
                     version
                 }
                 None => {
-                    // From the miss to the SET landing, reads of this key miss too: the fill window.
-                    let missed = Instant::now();
-                    let (version, payload) = from_mysql(state, shared, id).await?;
-                    set(client, shared, &key, version, &payload).await?;
-                    shared.fills.add(missed);
-                    version
+                    // Single flight: wait for the key's fill in progress, if any, and look again.
+                    let turn = match &shared.flights {
+                        Some(flights) => Some(flights.wait_turn(&key).await),
+                        None => None,
+                    };
+                    let landed = if turn.is_some() { cached(client, &key).await? } else { None };
+                    match landed {
+                        Some((version, _)) => {
+                            shared.hits.fetch_add(1, Relaxed);
+                            version
+                        }
+                        None => {
+                            // From the miss to the SET landing: the fill window.
+                            let missed = Instant::now();
+                            let (version, payload) = from_mysql(state, shared, id).await?;
+                            set(client, shared, &key, version, &payload).await?;
+                            shared.fills.add(missed);
+                            version
+                        }
+                    }
                 }
             }
         }
@@ -403,6 +422,12 @@ async fn read(state: &AppState, shared: &Arc<StrategyRun>, id: u32) -> AppResult
         let _ = shared.staleness.lock().expect("staleness").record((age.as_micros() as u64).clamp(1, MAX_TRACKED_US));
     }
     Ok(())
+}
+
+/// The entry at `key`, if any: its version and expiry.
+async fn cached(client: &Client, key: &str) -> AppResult<Option<(u64, u64)>> {
+    let value: Option<Bytes> = client.get(key).await.map_err(|e| AppError::from(e).context("GET"))?;
+    Ok(value.as_deref().and_then(parse_entry))
 }
 
 async fn from_mysql(state: &AppState, shared: &StrategyRun, id: u32) -> AppResult<(u64, String)> {

@@ -1,5 +1,5 @@
 //! Single flight within one process: concurrent misses on one key wait for the first to fill it, so MySQL is
-//! asked once. Held by the shared state; used by the cache flow only.
+//! asked once. Held by the shared state for the cache flow; the lab keeps one per strategy run.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
